@@ -1,0 +1,159 @@
+"""Fixtures for the template's tests: bake a project, give it a virtualenv, run its tools."""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from uv import find_uv_bin
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+
+# Every supported combination of answers, as overrides of the defaults with a readable id.
+COMBINATIONS: dict[str, dict[str, Any]] = {
+    "sqlite-default": {},
+    "sqlite-without-examples": {"example_models": False},
+}
+
+# Variables a developer's shell may carry that would point a baked project elsewhere.
+FOREIGN_VARIABLES = ("DATABASE_URL", "TEST_DATABASE_URL", "VIRTUAL_ENV", "PYTHONPATH")
+
+
+@dataclass
+class Project:
+    """A baked project with its own virtualenv, and a way to run commands in it."""
+
+    path: Path
+    context: Mapping[str, Any]
+
+    @property
+    def package(self) -> Path:
+        return self.path / "src" / self.context["package_name"]
+
+    def install(self) -> None:
+        """Create .venv with the project and its dev group, as `uv sync` in its README does."""
+        self.run(find_uv_bin(), "sync", "--quiet", "--python", sys.executable)
+
+    def run(
+        self,
+        *command: str,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` with the project's virtualenv first on PATH; fail loudly on error."""
+        result = subprocess.run(
+            command,
+            cwd=cwd or self.path,
+            env=self.environment(env),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"`{' '.join(command)}` exited {result.returncode}\n"
+                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+            )
+        return result
+
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        environment = {k: v for k, v in os.environ.items() if k not in FOREIGN_VARIABLES}
+        venv_bin = self.path / ".venv" / "bin"
+        environment["PATH"] = f"{venv_bin}{os.pathsep}{environment['PATH']}"
+        environment["UV_PYTHON_DOWNLOADS"] = "never"
+        environment.update(extra or {})
+        return environment
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def revisions(self) -> list[Path]:
+        return sorted((self.path / "migrations" / "versions").glob("*.py"))
+
+
+BakeProject = Callable[..., Project]
+
+
+@pytest.fixture
+def bake(cookies: Any) -> BakeProject:
+    """Bake a project from overrides of the default answers; fail with the reason if it breaks."""
+
+    def bake(**answers: Any) -> Project:
+        result = cookies.bake(extra_context=answers)
+        if result.exception is not None:
+            pytest.fail(f"bake with {answers} failed: {result.exception!r}")
+        return Project(result.project_path, result.context)
+
+    return bake
+
+
+@pytest.fixture
+def project(bake: BakeProject) -> Project:
+    """The default project, installed and ready to run."""
+    project = bake()
+    project.install()
+    return project
+
+
+@pytest.fixture(scope="session")
+def template_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A git repository holding the template's files as a fresh clone would see them."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    repository = tmp_path_factory.mktemp("template-repository")
+    for relative in filter(None, listed):
+        source = TEMPLATE_ROOT / relative
+        if source.is_file():
+            (repository / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repository / relative)
+    git = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.invalid"]
+    subprocess.run([*git, "init", "--quiet"], cwd=repository, check=True)
+    subprocess.run([*git, "add", "--all"], cwd=repository, check=True)
+    subprocess.run([*git, "commit", "--quiet", "-m", "template"], cwd=repository, check=True)
+    yield repository
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to bake from a template directory holding ignored files (caches, databases)."""
+    ignored = subprocess.run(
+        [
+            "git",
+            "ls-files",
+            "--others",
+            "--ignored",
+            "--exclude-standard",
+            "--directory",
+            "{{cookiecutter.project_slug}}",
+        ],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if ignored:
+        raise pytest.UsageError(
+            f"the template directory holds ignored files that a bake would copy: {ignored}; "
+            "delete them (git clean -fdX '{{cookiecutter.project_slug}}')"
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI, a skipped test (say, a database server that was not found) fails the run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if os.environ.get("CI") and skipped and exitstatus == 0:
+        reporter.write_line(f"CI: {len(skipped)} test(s) skipped; under CI a skip is a failure.")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

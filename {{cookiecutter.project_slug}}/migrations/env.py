@@ -1,0 +1,98 @@
+"""Alembic environment: the database comes from settings, the schema from the models package."""
+
+from logging.config import fileConfig
+from typing import Any, Literal
+
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations import MigrationScript
+from alembic.runtime.migration import MigrationContext
+from alembic.util import CommandError
+from sqlalchemy import URL, Connection, create_engine, pool
+
+from {{ cookiecutter.package_name }}.models import metadata
+from {{ cookiecutter.package_name }}.settings import SettingsError, load_settings
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = metadata
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Import the project's own column types in the revisions that use them."""
+    module = type(obj).__module__
+    if type_ == "type" and module.startswith("{{ cookiecutter.package_name }}."):
+        autogen_context.imports.add(f"import {module}")
+    return False
+
+
+def skip_empty_autogenerate(
+    migration_context: MigrationContext, revision: Any, directives: list[MigrationScript]
+) -> None:
+    """Write no revision file when autogenerate finds nothing to change."""
+    autogenerate = getattr(config.cmd_opts, "autogenerate", False)
+    if autogenerate and all(ops.is_empty() for ops in directives[0].upgrade_ops_list):
+        directives.clear()
+        print("No changes in schema detected; no revision written.")
+
+
+def configure_options(dialect_name: str) -> dict[str, Any]:
+    """Options shared by offline and online mode, and by the tests through this file."""
+    return {
+        "target_metadata": target_metadata,
+        "compare_type": True,
+        "compare_server_default": True,
+        # SQLite cannot ALTER most things; batch mode copies the table instead.
+        "render_as_batch": dialect_name == "sqlite",
+        "transaction_per_migration": True,
+        "render_item": render_item,
+        "process_revision_directives": skip_empty_autogenerate,
+    }
+
+
+def database_url() -> URL:
+    """The configured URL; a bad setting ends the command with one line naming it."""
+    try:
+        return load_settings().sqlalchemy_url
+    except SettingsError as error:
+        raise CommandError(str(error)) from None
+
+
+def run_migrations_offline() -> None:
+    """Render the migrations as SQL (``--sql``) for the configured database, connecting to none."""
+    url = database_url()
+    context.configure(
+        url=url,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        **configure_options(url.get_backend_name()),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run the migrations on a connection handed in by the caller, or on the configured database."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_migrations(connection)
+        return
+    engine = create_engine(database_url(), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        run_migrations(connection)
+    engine.dispose()
+
+
+def run_migrations(connection: Connection) -> None:
+    """Run the pending migrations on ``connection``."""
+    context.configure(connection=connection, **configure_options(connection.dialect.name))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,71 @@
+"""Database settings, read from the environment and then from the project's .env file."""
+
+from pathlib import Path
+
+from pydantic import SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+# src/<package>/settings.py -> the project root, wherever the command runs from.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SQLITE_FILE = PROJECT_ROOT / "{{ cookiecutter.package_name }}.sqlite3"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it and says how to fix it."""
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the database lives: DATABASE_URL, or the project's SQLite file when it is unset."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DATABASE_",
+        env_file=PROJECT_ROOT / ".env",
+        extra="ignore",
+        hide_input_in_errors=True,
+    )
+
+    url: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _must_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        if not text:
+            raise ValueError("is empty; unset it to use the default SQLite file, or give a URL")
+        try:
+            make_url(text)
+        except ArgumentError:
+            raise ValueError(
+                "is not a database URL; expected a form like sqlite:///app.sqlite3"
+            ) from None
+        return SecretStr(text)
+
+    @property
+    def sqlalchemy_url(self) -> URL:
+        """The URL to connect with; a relative SQLite path is taken from the project root."""
+        if self.url is None:
+            return URL.create("sqlite", database=str(DEFAULT_SQLITE_FILE))
+        url = make_url(self.url.get_secret_value())
+        database = url.database
+        if url.get_backend_name() == "sqlite" and database and database != ":memory:":
+            path = Path(database)
+            if not path.is_absolute():
+                url = url.set(database=str(PROJECT_ROOT / path))
+        return url
+
+
+def load_settings() -> DatabaseSettings:
+    """Read the settings, turning a validation failure into one line that names the variable."""
+    try:
+        return DatabaseSettings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"DATABASE_{'_'.join(map(str, issue['loc'])).upper()} "
+            + issue["msg"].removeprefix("Value error, ")
+            for issue in error.errors()
+        )
+        raise SettingsError(problems) from None

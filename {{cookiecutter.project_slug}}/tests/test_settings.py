@@ -1,0 +1,86 @@
+"""Settings come from the environment, then .env, then the project's SQLite default."""
+
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.settings import (
+    DEFAULT_SQLITE_FILE,
+    PROJECT_ROOT,
+    DatabaseSettings,
+    SettingsError,
+    load_settings,
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
+def test_without_settings_the_database_is_the_sqlite_file_in_the_project_root() -> None:
+    settings = DatabaseSettings(_env_file=None)
+
+    assert settings.sqlalchemy_url.database == str(DEFAULT_SQLITE_FILE)
+    assert DEFAULT_SQLITE_FILE.parent == PROJECT_ROOT
+
+
+def test_a_relative_sqlite_path_is_anchored_at_the_project_root_whatever_the_cwd(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///data/app.sqlite3")
+
+    url = DatabaseSettings(_env_file=None).sqlalchemy_url
+
+    assert url.database == str(PROJECT_ROOT / "data" / "app.sqlite3")
+
+
+def test_dotenv_is_read_and_its_unrelated_keys_are_ignored(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "SECRET_KEY=not-ours\nDATABASE_URL=sqlite:////srv/app.sqlite3\nDEBUG=1\n",
+        encoding="utf-8",
+    )
+
+    settings = DatabaseSettings(_env_file=dotenv)
+
+    assert settings.sqlalchemy_url.database == "/srv/app.sqlite3"
+
+
+def test_the_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("DATABASE_URL=sqlite:////from/dotenv.sqlite3\n", encoding="utf-8")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////from/environment.sqlite3")
+
+    settings = DatabaseSettings(_env_file=dotenv)
+
+    assert settings.sqlalchemy_url.database == "/from/environment.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [
+        ("", "DATABASE_URL is empty"),
+        ("   ", "DATABASE_URL is empty"),
+        ("not a url s3cr3t", "DATABASE_URL is not a database URL"),
+    ],
+)
+def test_a_bad_url_fails_in_one_line_naming_the_variable_and_hiding_the_value(
+    monkeypatch: pytest.MonkeyPatch, value: str, complaint: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", value)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    message = str(raised.value)
+    assert message.startswith(complaint)
+    assert "\n" not in message
+    assert "s3cr3t" not in message
+
+
+def test_the_url_is_kept_out_of_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/s3cr3t.sqlite3")
+
+    assert "s3cr3t" not in repr(load_settings())
