@@ -2,7 +2,7 @@
 
 import re
 
-from tests.conftest import Project
+from tests.conftest import BakeProject, Project
 
 PRODUCTS = '''\
 """Products for sale."""
@@ -141,3 +141,23 @@ def test_a_model_module_left_out_of_the_package_stops_autogenerate_and_tests(
     assert project.revisions() == before
     assert tests.returncode != 0
     assert "my_project.models.products is not imported" in tests.stdout + tests.stderr
+
+
+def test_a_project_without_examples_starts_its_history_with_its_first_model(
+    bake: BakeProject,
+) -> None:
+    project = bake(example_models=False)
+    project.install()
+    project.run("alembic", "upgrade", "head")
+    assert "No new upgrade operations detected" in project.run("alembic", "check").stdout
+    project.write("src/my_project/models/products.py", PRODUCTS)
+    register_products(project)
+
+    revision = autogenerate(project, "add products")
+
+    assert "down_revision: str | Sequence[str] | None = None" in revision
+    assert 'op.f("uq_products_sku")' in revision
+    project.run("alembic", "upgrade", "head")
+    project.run("alembic", "check")
+    assert "CREATE TABLE products" in project.run("alembic", "upgrade", "head", "--sql").stdout
+    project.run("pytest", "-p", "no:cacheprovider")
