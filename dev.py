@@ -4,6 +4,8 @@
     python3 dev.py demo   bake the default project into build/, migrate it on SQLite, show it
     python3 dev.py test   run the template's whole test suite
 
+and, for measurements, `python3 dev.py benchmark` (see benchmarks/round_trip.py).
+
 Both create the virtualenvs they need (.venv for the template's tools, and the baked
 project's own .venv) and reuse them on the next run.
 """
@@ -106,16 +108,24 @@ def test(pytest_args: list[str]) -> None:
     run(python, "-m", "pytest", *pytest_args)
 
 
+def benchmark(arguments: list[str]) -> None:
+    python = template_venv()
+    run(python, ROOT / "benchmarks" / "round_trip.py", *arguments)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="bake the default project and migrate it on SQLite")
     commands.add_parser("test", help="run the template's test suite; other options go to pytest")
-    arguments, pytest_args = parser.parse_known_args()
+    commands.add_parser("benchmark", help="time the round-trip suite; options go to the script")
+    arguments, extra = parser.parse_known_args()
     if arguments.command == "test":
-        test(pytest_args)
-    elif pytest_args:
-        parser.error(f"unrecognized arguments: {' '.join(pytest_args)}")
+        test(extra)
+    elif arguments.command == "benchmark":
+        benchmark(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     else:
         demo()
 

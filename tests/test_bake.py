@@ -34,8 +34,12 @@ ALWAYS = [
     "src/my_project/models/registration.py",
     "tests/conftest.py",
     "tests/__init__.py",
+    "tests/migrations/__init__.py",
     "tests/migrations/runner.py",
-    "tests/migrations/test_migrations.py",
+    "tests/migrations/schema.py",
+    "tests/migrations/round_trip.py",
+    "tests/migrations/test_history.py",
+    "tests/migrations/test_round_trip.py",
     "tests/test_settings.py",
     "tests/test_model_registration.py",
 ]
@@ -44,6 +48,7 @@ EXAMPLES = [
     "src/my_project/models/users.py",
     "src/my_project/models/user_roles.py",
     "tests/test_example_models.py",
+    "tests/migrations/test_data_migrations.py",
 ]
 
 
@@ -73,8 +78,10 @@ def test_the_default_bake_has_the_documented_layout_and_the_example_models(
 
     files = files_of(project.path)
     assert set(ALWAYS + EXAMPLES) <= files
-    [revision] = project.revisions()
-    assert revision.name.endswith("_create_users_and_roles.py")
+    assert [path.name.split("_", 4)[-1] for path in project.revisions()] == [
+        "create_users_and_roles.py",
+        "make_users_is_active_a_boolean.py",
+    ]
 
 
 def test_without_example_models_only_the_base_and_an_empty_history_remain(

@@ -74,15 +74,20 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    """Run the migrations on a connection handed in by the caller, or on the configured database."""
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        run_migrations(connection)
+    """Run the migrations on what the caller handed in, or on the configured database.
+
+    Tests hand in a Connection through ``config.attributes["connection"]``; pytest-alembic
+    hands in an Engine there.
+    """
+    handed_in = config.attributes.get("connection")
+    if isinstance(handed_in, Connection):
+        run_migrations(handed_in)
         return
-    engine = create_engine(database_url(), poolclass=pool.NullPool)
+    engine = handed_in or create_engine(database_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
         run_migrations(connection)
-    engine.dispose()
+    if handed_in is None:
+        engine.dispose()
 
 
 def run_migrations(connection: Connection) -> None:

@@ -1,21 +1,80 @@
-"""Fixtures: a throwaway database for each test, and Alembic configured to use it."""
+"""Fixtures: throwaway databases for this run, and Alembic configured to use them.
 
-from collections.abc import Iterator
+Tests run on SQLite files by default. With ``TEST_DATABASE_URL`` naming a server (any
+database on it that the user may connect to), each database is created there instead and
+dropped when the run ends; the database that URL names is never touched otherwise.
+"""
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from alembic.config import Config
-from sqlalchemy import URL, Connection, Engine, create_engine, pool
+from sqlalchemy import URL, Connection, Engine, create_engine, make_url, pool
+
+from tests.migrations.runner import MigrationRunner
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+NewDatabase = Callable[[], URL]
+
+
+@pytest.fixture(scope="session")
+def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewDatabase]:
+    """Makes empty databases for this run; every one is dropped when the run ends."""
+    server = os.environ.get("TEST_DATABASE_URL")
+    if server:
+        yield from _server_databases(make_url(server))
+        return
+    directory = tmp_path_factory.mktemp("databases")
+    made: list[Path] = []
+
+    def make() -> URL:
+        path = directory / f"test-{len(made)}.sqlite3"
+        made.append(path)
+        return URL.create("sqlite", database=str(path))
+
+    yield make
+    for path in made:
+        path.unlink(missing_ok=True)
+
+
+def _server_databases(server: URL) -> Iterator[NewDatabase]:
+    """New databases on the server ``server`` points at, created and dropped through it."""
+    admin = create_engine(server, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def make() -> URL:
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        made.append(name)
+        return server.set(database=name)
+
+    try:
+        yield make
+    finally:
+        force = " WITH (FORCE)" if server.get_backend_name() == "postgresql" else ""
+        with admin.connect() as connection:
+            for name in made:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+        admin.dispose()
+
+
+def alembic_config_for(connection: Connection) -> Config:
+    """The project's alembic.ini, with env.py handed ``connection`` instead of the settings."""
+    config = Config(PROJECT_ROOT / "alembic.ini")
+    config.attributes["connection"] = connection
+    config.attributes["configure_logger"] = False
+    return config
+
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[URL]:
-    """An empty SQLite database of this test's own, deleted when the test ends."""
-    path = tmp_path / "test.sqlite3"
-    yield URL.create("sqlite", database=str(path))
-    path.unlink(missing_ok=True)
+def database_url(new_database: NewDatabase) -> URL:
+    """An empty database of this test's own."""
+    return new_database()
 
 
 @pytest.fixture
@@ -33,8 +92,10 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 @pytest.fixture
 def alembic_config(connection: Connection) -> Config:
-    """The project's alembic.ini, with env.py handed the test's connection."""
-    config = Config(PROJECT_ROOT / "alembic.ini")
-    config.attributes["connection"] = connection
-    config.attributes["configure_logger"] = False
-    return config
+    return alembic_config_for(connection)
+
+
+@pytest.fixture
+def runner(alembic_config: Config, connection: Connection) -> MigrationRunner:
+    """Steps through the migrations on this test's database."""
+    return MigrationRunner(alembic_config, connection)

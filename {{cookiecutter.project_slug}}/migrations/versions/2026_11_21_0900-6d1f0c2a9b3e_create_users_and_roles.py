@@ -44,7 +44,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("email", sa.String(length=255), nullable=False),
         sa.Column("display_name", sa.String(length=100), nullable=False),
-        sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        # Stored as text here; the next revision turns it into a boolean, keeping the values.
+        sa.Column("is_active", sa.String(length=3), server_default="yes", nullable=False),
         sa.Column(
             "created_at",
             {{ cookiecutter.package_name }}.models.column_types.UTCDateTime(),

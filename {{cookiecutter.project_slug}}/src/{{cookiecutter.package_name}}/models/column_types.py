@@ -20,10 +20,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        # SQLite keeps no offset: what was stored is UTC, so say so.
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        # SQLite keeps no offset: what was stored is UTC, so say so. Servers answer in the
+        # session's time zone: bring that back to UTC.
+        if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
-        return value
+        return value.astimezone(timezone.utc)
 
     def __repr__(self) -> str:
         return "UTCDateTime()"

@@ -1,0 +1,364 @@
+"""Times the baked round-trip suite against the bare steps and against pytest-alembic.
+
+For synthetic histories of N revisions (alternately: a new table with a foreign key to the
+first table and an index; a batch add-column with an index on the table before), in a project
+baked without the examples and with models that match the history, it prints the wall-clock
+seconds of:
+
+  (a) ours   the baked project's own `pytest tests/migrations`: the walk (with downgrade to
+             base), one head, models match, SQL rendered offline and run
+  (b) floor  the same steps in one process with no checks: every revision upgraded, all
+             downgraded, all upgraded again, one revision at a time
+  (c) pytest-alembic 0.13.1: up_down_consistency + downgrade_leaves_no_trace, the engine
+             handed to env.py as its docs describe, in its own virtualenv (pytest < 9)
+
+Each figure is a whole subprocess (interpreter start included), the best of --repeat runs.
+Run with `python3 dev.py benchmark` (add `--sizes 50 100` or `--postgresql-sizes` to change
+what is measured). PostgreSQL is measured when TEST_DATABASE_URL (or the default below) is
+reachable.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+from uv import find_uv_bin
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "build" / "benchmark"
+DEFAULT_POSTGRESQL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+UV = find_uv_bin()
+
+FLOOR = """
+import sys, time
+from sqlalchemy import create_engine, pool
+from tests.conftest import alembic_config_for
+from tests.migrations.runner import MigrationRunner
+
+engine = create_engine(sys.argv[1], poolclass=pool.NullPool)
+with engine.connect() as connection:
+    runner = MigrationRunner(alembic_config_for(connection), connection)
+    revisions = runner.revisions()
+    for revision in revisions:
+        runner.apply(revision)
+    for revision in reversed(revisions):
+        runner.revert(revision)
+    for revision in revisions:
+        runner.apply(revision)
+engine.dispose()
+"""
+
+PYTEST_ALEMBIC_CONFTEST = """
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, pool
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def alembic_config():
+    return {"file": str(PROJECT / "alembic.ini")}
+
+
+@pytest.fixture
+def alembic_engine(tmp_path):
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}", poolclass=pool.NullPool)
+        yield engine
+        engine.dispose()
+        return
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine = create_engine(make_url(server).set(database=name), poolclass=pool.NullPool)
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.dispose()
+"""
+
+PYTEST_ALEMBIC_INI = """
+[pytest]
+pytest_alembic_include = up_down_consistency
+pytest_alembic_include_experimental = downgrade_leaves_no_trace
+pytest_alembic_tests_path = pytest_alembic_tests/conftest.py
+"""
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    """Run a command to completion; return its wall-clock seconds, or stop if it failed."""
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"`{' '.join(command)}` failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def prepare() -> tuple[Path, Path]:
+    """Bake a project without examples; give it and pytest-alembic their virtualenvs."""
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    WORK.mkdir(parents=True)
+    project = Path(
+        cookiecutter(
+            str(ROOT), no_input=True, output_dir=str(WORK), extra_context={"example_models": False}
+        )
+    )
+    python = sys.executable
+    run([UV, "sync", "--quiet", "--python", python], project)
+    run(
+        [UV, "pip", "install", "--quiet", "--python", str(project / ".venv"), "psycopg[binary]"],
+        project,
+    )
+    pa_venv = WORK / "pytest-alembic-venv"
+    run([UV, "venv", "--quiet", "--python", python, str(pa_venv)], WORK)
+    run(
+        [
+            UV,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(pa_venv),
+            "-e",
+            str(project),
+            "pytest<9",
+            "pytest-alembic==0.13.1",
+            "psycopg[binary]",
+        ],
+        WORK,
+    )
+    tests = project / "pytest_alembic_tests"
+    tests.mkdir()
+    (tests / "conftest.py").write_text(PYTEST_ALEMBIC_CONFTEST)
+    (tests / "pytest.ini").write_text(PYTEST_ALEMBIC_INI)
+    return project, pa_venv
+
+
+def write_history(project: Path, size: int) -> None:
+    """N revisions and a models module whose tables match what they build."""
+    versions = project / "migrations" / "versions"
+    for old in versions.glob("*.py"):
+        old.unlink()
+    tables: dict[str, list[str]] = {}
+    for number in range(1, size + 1):
+        revision, down = f"{number:012d}", f"{number - 1:012d}" if number > 1 else None
+        if number % 2:
+            # Like most schemas, foreign keys point at one central table.
+            table = f"t{number}"
+            upgrade, downgrade, columns = new_table(table, "t1" if number > 1 else None)
+            tables[table] = columns
+        else:
+            upgrade, downgrade, column = added_column(table, f"extra_{number}")
+            tables[table].append(column)
+        (versions / f"{revision}_step_{number}.py").write_text(
+            REVISION.format(
+                revision=revision, down=repr(down), upgrade=upgrade, downgrade=downgrade
+            )
+        )
+    models = [
+        "from sqlalchemy import Column, ForeignKey, Integer, String, Table",
+        "",
+        "from my_project.models.base import Base",
+        "",
+    ]
+    for table, columns in tables.items():
+        models.append(f'{table} = Table("{table}", Base.metadata, {", ".join(columns)})')
+    (project / "src" / "my_project" / "models" / "synthetic.py").write_text(
+        "\n".join(models) + "\n"
+    )
+    init = project / "src" / "my_project" / "models" / "__init__.py"
+    text = init.read_text()
+    if "synthetic" not in text:
+        init.write_text(
+            text.replace(
+                "\nmetadata = Base.metadata",
+                "from my_project.models import synthetic  # noqa: F401\n\nmetadata = Base.metadata",
+            )
+        )
+
+
+REVISION = '''"""synthetic step"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = {down}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+{upgrade}
+
+
+def downgrade() -> None:
+{downgrade}
+'''
+
+
+def new_table(table: str, parent: str | None) -> tuple[str, str, list[str]]:
+    parent_column = (
+        '        sa.Column("parent_id", sa.Integer(), nullable=True),\n'
+        f'        sa.ForeignKeyConstraint(["parent_id"], ["{parent}.id"], '
+        f'name=op.f("fk_{table}_parent_id_{parent}")),\n'
+        if parent
+        else ""
+    )
+    upgrade = (
+        f'    op.create_table(\n        "{table}",\n'
+        '        sa.Column("id", sa.Integer(), nullable=False),\n'
+        '        sa.Column("name", sa.String(length=50), nullable=False),\n'
+        f"{parent_column}"
+        f'        sa.PrimaryKeyConstraint("id", name=op.f("pk_{table}")),\n    )\n'
+        f'    op.create_index(op.f("ix_{table}_name"), "{table}", ["name"])'
+    )
+    downgrade = (
+        f'    op.drop_index(op.f("ix_{table}_name"), table_name="{table}")\n'
+        f'    op.drop_table("{table}")'
+    )
+    columns = [
+        'Column("id", Integer, primary_key=True)',
+        'Column("name", String(50), nullable=False, index=True)',
+    ]
+    if parent:
+        columns.append(f'Column("parent_id", ForeignKey("{parent}.id"))')
+    return upgrade, downgrade, columns
+
+
+def added_column(table: str, column: str) -> tuple[str, str, str]:
+    upgrade = (
+        f'    with op.batch_alter_table("{table}") as batch_op:\n'
+        f'        batch_op.add_column(sa.Column("{column}", sa.Integer(), nullable=True))\n'
+        f'        batch_op.create_index(batch_op.f("ix_{table}_{column}"), ["{column}"])'
+    )
+    downgrade = (
+        f'    with op.batch_alter_table("{table}") as batch_op:\n'
+        f'        batch_op.drop_index(batch_op.f("ix_{table}_{column}"))\n'
+        f'        batch_op.drop_column("{column}")'
+    )
+    return upgrade, downgrade, f'Column("{column}", Integer, index=True)'
+
+
+def measure(project: Path, pa_venv: Path, size: int, server: str | None, repeat: int) -> None:
+    write_history(project, size)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIRTUAL_ENV")}
+    env.pop("TEST_DATABASE_URL", None)
+    if server:
+        env["TEST_DATABASE_URL"] = server
+    python = str(project / ".venv" / "bin" / "python")
+
+    def floor() -> float:
+        if server:
+            url = reset_floor_database(project, server)
+        else:
+            (WORK / "floor.sqlite3").unlink(missing_ok=True)
+            url = f"sqlite:///{WORK / 'floor.sqlite3'}"
+        return run([python, "-c", FLOOR, url], project, env)
+
+    ours = min(
+        run(
+            [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/migrations"],
+            project,
+            env,
+        )
+        for _ in range(repeat)
+    )
+    bare = min(floor() for _ in range(repeat))
+    peer = min(
+        run(
+            [
+                str(pa_venv / "bin" / "python"),
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-c",
+                "pytest_alembic_tests/pytest.ini",
+                "--rootdir",
+                ".",
+                "--test-alembic",
+                "pytest_alembic_tests",
+            ],
+            project,
+            env,
+        )
+        for _ in range(repeat)
+    )
+    backend = server.split(":", 1)[0].split("+", 1)[0] if server else "sqlite"
+    print(
+        f"{backend:<10} {size:>4} {ours:>8.1f} {bare:>8.1f} {peer:>9.1f} "
+        f"{ours / bare:>6.2f} {peer / ours:>6.1f}",
+        flush=True,
+    )
+
+
+# Server chores run in the baked project's virtualenv, which has SQLAlchemy and a driver.
+RESET = """
+import sys
+from sqlalchemy import create_engine, make_url
+server = make_url(sys.argv[1])
+admin = create_engine(server, isolation_level="AUTOCOMMIT")
+with admin.connect() as connection:
+    connection.exec_driver_sql("DROP DATABASE IF EXISTS bench_floor WITH (FORCE)")
+    connection.exec_driver_sql("CREATE DATABASE bench_floor")
+print(server.set(database="bench_floor").render_as_string(False))
+"""
+
+
+def reset_floor_database(project: Path, server: str) -> str:
+    """A fresh database on the server for the floor run; returns its URL."""
+    python = str(project / ".venv" / "bin" / "python")
+    result = subprocess.run([python, "-c", RESET, server], capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"cannot prepare a database on {server}:\n{result.stderr[-2000:]}")
+    return result.stdout.strip()
+
+
+def reachable(project: Path, server: str) -> bool:
+    python = str(project / ".venv" / "bin" / "python")
+    probe = "import sys; from sqlalchemy import create_engine; create_engine(sys.argv[1]).connect()"
+    result = subprocess.run([python, "-c", probe, server], capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"PostgreSQL not measured: {server} is not reachable")
+    return result.returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[50, 100, 200])
+    parser.add_argument("--postgresql-sizes", type=int, nargs="*", default=[100])
+    parser.add_argument("--repeat", type=int, default=1)
+    arguments = parser.parse_args()
+    project, pa_venv = prepare()
+    print(
+        textwrap.dedent("""
+        seconds, wall clock; (a) ours, (b) floor, (c) pytest-alembic
+        backend       N      (a)      (b)       (c)  (a)/(b) (c)/(a)""")
+    )
+    for size in arguments.sizes:
+        measure(project, pa_venv, size, None, arguments.repeat)
+    server = os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRESQL)
+    if arguments.postgresql_sizes and reachable(project, server):
+        for size in arguments.postgresql_sizes:
+            measure(project, pa_venv, size, server, arguments.repeat)
+
+
+if __name__ == "__main__":
+    main()

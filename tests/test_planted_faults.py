@@ -1,0 +1,152 @@
+"""The baked test suite catches broken migrations and names the culprit."""
+
+from tests.conftest import Project
+
+HEAD = "9a4e7c1d2b8f"
+
+REVISION = '''\
+"""{message}
+
+Revision ID: {revision}
+Revises: {down_revision}
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = "{down_revision}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+{upgrade}
+
+
+def downgrade() -> None:
+{downgrade}
+'''
+
+
+def plant_revision(
+    project: Project, revision: str, upgrade: str, downgrade: str, down_revision: str = HEAD
+) -> str:
+    """Write a revision file after ``down_revision``; return its file name."""
+    name = f"2030_01_01_0000-{revision}_{revision}_planted.py"
+    project.write(
+        f"migrations/versions/{name}",
+        REVISION.format(
+            message=f"planted {revision}",
+            revision=revision,
+            down_revision=down_revision,
+            upgrade=upgrade,
+            downgrade=downgrade,
+        ),
+    )
+    return name
+
+
+def failing_pytest(project: Project) -> str:
+    result = project.run("pytest", "-p", "no:cacheprovider", check=False)
+    assert result.returncode != 0, result.stdout
+    return result.stdout + result.stderr
+
+
+def test_a_downgrade_that_does_nothing_is_named_with_what_it_leaves(project: Project) -> None:
+    name = plant_revision(
+        project,
+        "aaaaaaaaaaaa",
+        upgrade='    op.create_table("products", sa.Column("id", sa.Integer(), primary_key=True))',
+        downgrade="    pass",
+    )
+
+    assert f"downgrade of {name} leaves table products" in failing_pytest(project)
+
+
+def test_a_downgrade_that_forgets_an_index_is_named_with_the_index(project: Project) -> None:
+    name = plant_revision(
+        project,
+        "bbbbbbbbbbbb",
+        upgrade=(
+            '    op.create_index("ix_roles_created_at", "roles", ["created_at"])\n'
+            '    op.create_index("ix_users_created_at", "users", ["created_at"])'
+        ),
+        downgrade='    op.drop_index("ix_users_created_at", table_name="users")',
+    )
+
+    output = failing_pytest(project)
+
+    assert f"downgrade of {name} leaves index ix_roles_created_at on roles" in output
+    assert "ix_users_created_at" not in output.split(f"downgrade of {name}")[1].split("\n")[0]
+
+
+def test_a_downgrade_that_does_not_restore_a_column_is_named(project: Project) -> None:
+    name = plant_revision(
+        project,
+        "cccccccccccc",
+        upgrade=(
+            '    with op.batch_alter_table("roles") as batch_op:\n'
+            '        batch_op.drop_column("description")'
+        ),
+        downgrade=(
+            '    with op.batch_alter_table("roles") as batch_op:\n'
+            '        batch_op.add_column(sa.Column("description", sa.String(20)))'
+        ),
+    )
+
+    assert (
+        f"downgrade of {name} leaves column description on roles as VARCHAR(20) NULL "
+        "instead of TEXT NULL"
+    ) in failing_pytest(project)
+
+
+def test_a_second_head_is_named(project: Project) -> None:
+    first = plant_revision(project, "dddddddddddd", upgrade="    pass", downgrade="    pass")
+    second = plant_revision(project, "eeeeeeeeeeee", upgrade="    pass", downgrade="    pass")
+
+    output = failing_pytest(project)
+
+    assert "several heads" in output
+    assert first in output
+    assert second in output
+
+
+def test_a_model_changed_without_a_revision_is_named(project: Project) -> None:
+    roles = project.package / "models" / "roles.py"
+    roles.write_text(
+        roles.read_text(encoding="utf-8").replace(
+            "    description: Mapped[str | None] = mapped_column(Text)\n",
+            "    description: Mapped[str | None] = mapped_column(Text)\n"
+            "    priority: Mapped[int] = mapped_column(default=0)\n",
+        ),
+        encoding="utf-8",
+    )
+
+    output = failing_pytest(project)
+
+    assert "test_models_match_migrations_at_head" in output
+    assert "'add_column', None, 'roles', Column('priority'" in output
+
+
+def test_an_irreversible_revision_is_reported_and_everything_else_still_checked(
+    project: Project,
+) -> None:
+    name = plant_revision(
+        project,
+        "ffffffffffff",
+        upgrade='    op.execute("DELETE FROM roles")',
+        downgrade='    raise NotImplementedError("deleted rows cannot come back")',
+    )
+    path = project.path / "migrations" / "versions" / name
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "depends_on = None\n",
+            'depends_on = None\nirreversible = "deletes every role"\n',
+        ),
+        encoding="utf-8",
+    )
+
+    result = project.run("pytest", "-p", "no:cacheprovider", "-W", "default")
+
+    assert f"IrreversibleRevisionWarning: {name}: deletes every role" in result.stdout

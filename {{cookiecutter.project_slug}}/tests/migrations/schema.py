@@ -1,0 +1,221 @@
+"""Schema snapshots read through SQLAlchemy's inspector, and their differences in words."""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Inspector, inspect, text
+from sqlalchemy.dialects.postgresql.base import PGInspector
+
+# What a table is made of, each kind mapping a name to a normalised description.
+TableSchema = Mapping[str, Mapping[str, str]]
+
+VERSION_TABLE = "alembic_version"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Tables, plus the objects that live beside them (PostgreSQL enum types and sequences)."""
+
+    tables: Mapping[str, TableSchema]
+    types: Mapping[str, str] = field(default_factory=dict)
+    sequences: frozenset[str] = frozenset()
+
+    def differences(self, expected: "Schema") -> list[str]:
+        """How this schema differs from ``expected``: 'leaves index ix_a on a', ..."""
+        found = []
+        for name in sorted(self.tables.keys() - expected.tables.keys()):
+            found.append(f"leaves table {name}")
+        for name in sorted(expected.tables.keys() - self.tables.keys()):
+            found.append(f"lacks table {name}")
+        for name in sorted(self.tables.keys() & expected.tables.keys()):
+            found += _item_differences(self.tables[name], expected.tables[name], f" on {name}")
+        found += _item_differences({"enum type": self.types}, {"enum type": expected.types}, "")
+        found += _item_differences(
+            {"sequence": dict.fromkeys(self.sequences, "")},
+            {"sequence": dict.fromkeys(expected.sequences, "")},
+            "",
+        )
+        return found
+
+
+def _item_differences(actual: TableSchema, expected: TableSchema, where: str) -> list[str]:
+    found = []
+    for kind in sorted(actual.keys() | expected.keys()):
+        have, want = actual.get(kind, {}), expected.get(kind, {})
+        for name in sorted(have.keys() - want.keys()):
+            found.append(f"leaves {kind} {name}{where}")
+        for name in sorted(want.keys() - have.keys()):
+            found.append(f"lacks {kind} {name}{where}")
+        for name in sorted(have.keys() & want.keys()):
+            if have[name] != want[name]:
+                found.append(f"leaves {kind} {name}{where} as {have[name]} instead of {want[name]}")
+    return found
+
+
+class SchemaReader:
+    """Reads snapshots of one database, reflecting again only the tables that changed.
+
+    A cheap catalogue query gives each table a fingerprint (on SQLite the CREATE statements of
+    the table and its indexes). A table whose fingerprint was seen before reuses the snapshot
+    reflected then, so a walk up, down and up again reflects each table version once.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._seen: dict[tuple[str, str], TableSchema] = {}
+
+    def read(self) -> Schema:
+        inspector = inspect(self.connection)
+        fingerprints = self._fingerprints(inspector)
+        tables = {}
+        for name, fingerprint in fingerprints.items():
+            key = (name, fingerprint)
+            if not fingerprint or key not in self._seen:
+                self._seen[key] = reflect_table(inspector, name)
+            tables[name] = self._seen[key]
+        if not isinstance(inspector, PGInspector):
+            return Schema(tables)
+        return Schema(
+            tables,
+            types={enum["name"]: ", ".join(enum["labels"]) for enum in inspector.get_enums()},
+            sequences=frozenset(inspector.get_sequence_names()),
+        )
+
+    def _fingerprints(self, inspector: Inspector) -> dict[str, str]:
+        """Each table's fingerprint; an empty one means 'always reflect'."""
+        query = FINGERPRINTS.get(self.connection.dialect.name)
+        if query is None:
+            names = inspector.get_table_names()
+            return {name: "" for name in names if name != VERSION_TABLE}
+        rows = self.connection.execute(text(query)).all()
+        if self.connection.in_transaction():
+            self.connection.commit()
+        return {name: fingerprint for name, fingerprint in rows if name != VERSION_TABLE}
+
+
+FINGERPRINTS = {
+    "sqlite": """
+        SELECT tbl_name, group_concat(coalesce(sql, name), ';')
+        FROM (SELECT tbl_name, name, sql FROM sqlite_master
+              WHERE type IN ('table', 'index') AND tbl_name NOT LIKE 'sqlite_%'
+              ORDER BY tbl_name, type DESC, name)
+        GROUP BY tbl_name
+    """,
+    # Raw catalogue values: any change to a table's columns, constraints or indexes shows.
+    "postgresql": """
+        WITH t AS (SELECT oid, relname FROM pg_class
+                   WHERE relkind IN ('r', 'p') AND relnamespace = current_schema()::regnamespace)
+        SELECT t.relname, concat_ws(';', obj_description(t.oid, 'pg_class'),
+                                    cols.summary, cons.summary, idx.summary)
+        FROM t
+        LEFT JOIN (
+            SELECT a.attrelid, string_agg(
+                concat_ws(':', a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attidentity,
+                          a.attgenerated, d.adbin, col_description(a.attrelid, a.attnum)),
+                ',' ORDER BY a.attnum) AS summary
+            FROM pg_attribute a
+            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid IN (SELECT oid FROM t) AND a.attnum > 0 AND NOT a.attisdropped
+            GROUP BY a.attrelid
+        ) cols ON cols.attrelid = t.oid
+        LEFT JOIN (
+            SELECT conrelid, string_agg(
+                concat_ws(':', conname, contype, condeferrable, condeferred, confrelid, conkey,
+                          confkey, confupdtype, confdeltype, confmatchtype, conbin),
+                ',' ORDER BY conname) AS summary
+            FROM pg_constraint WHERE conrelid IN (SELECT oid FROM t)
+            GROUP BY conrelid
+        ) cons ON cons.conrelid = t.oid
+        LEFT JOIN (
+            SELECT i.indrelid, string_agg(
+                concat_ws(':', ic.relname, ic.relam, i.indisunique, i.indkey, i.indclass,
+                          i.indoption, i.indexprs, i.indpred),
+                ',' ORDER BY ic.relname) AS summary
+            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+            WHERE i.indrelid IN (SELECT oid FROM t)
+            GROUP BY i.indrelid
+        ) idx ON idx.indrelid = t.oid
+    """,
+}
+
+
+def reflect_table(inspector: Inspector, table: str) -> TableSchema:
+    """One table as the inspector sees it, in words that compare equal when the schema does."""
+    dialect = inspector.dialect
+    primary_key = inspector.get_pk_constraint(table)
+    return {
+        "column": {
+            column["name"]: _describe_column(column, dialect)
+            for column in inspector.get_columns(table)
+        },
+        "primary key": (
+            {primary_key.get("name") or "(unnamed)": _columns(primary_key["constrained_columns"])}
+            if primary_key["constrained_columns"]
+            else {}
+        ),
+        "foreign key": {
+            fk.get("name") or f"(unnamed {_columns(fk['constrained_columns'])})": (
+                f"{_columns(fk['constrained_columns'])} REFERENCES {fk['referred_table']}"
+                f"{_columns(fk['referred_columns'])}"
+                + "".join(
+                    f" ON {action.upper()} {fk['options'][action].upper()}"
+                    for action in ("ondelete", "onupdate")
+                    if fk.get("options", {}).get(action)
+                )
+            )
+            for fk in inspector.get_foreign_keys(table)
+        },
+        "unique constraint": {
+            unique.get("name") or f"(unnamed {_columns(unique['column_names'])})": _columns(
+                unique["column_names"]
+            )
+            for unique in inspector.get_unique_constraints(table)
+        },
+        "check constraint": {
+            check.get("name") or f"(unnamed {_squash(check['sqltext'])})": _squash(check["sqltext"])
+            for check in inspector.get_check_constraints(table)
+        },
+        "index": {
+            index["name"] or f"(unnamed {_columns(index['column_names'])})": (
+                ("UNIQUE " if index["unique"] else "") + _columns(index["column_names"])
+            )
+            for index in inspector.get_indexes(table)
+        },
+    }
+
+
+def _describe_column(column: Any, dialect: Any) -> str:
+    words = [column["type"].compile(dialect=dialect)]
+    words.append("NULL" if column["nullable"] else "NOT NULL")
+    if column.get("default") is not None:
+        words.append(f"DEFAULT {_strip_parentheses(_squash(str(column['default'])))}")
+    if column.get("comment"):
+        words.append(f"COMMENT {column['comment']!r}")
+    return " ".join(words)
+
+
+def _columns(names: list[Any]) -> str:
+    return f"({', '.join(str(name) for name in names)})"
+
+
+def _squash(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql).strip()
+
+
+def _strip_parentheses(sql: str) -> str:
+    # SQLite keeps a default as typed: '(CURRENT_TIMESTAMP)' and 'CURRENT_TIMESTAMP' are one.
+    while sql.startswith("(") and _closes_at_end(sql):
+        sql = sql[1:-1].strip()
+    return sql
+
+
+def _closes_at_end(sql: str) -> bool:
+    """Whether the parenthesis opening ``sql`` is the one closing it."""
+    depth = 0
+    for position, character in enumerate(sql):
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if depth == 0:
+            return position == len(sql) - 1
+    return False
