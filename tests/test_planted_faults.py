@@ -150,3 +150,64 @@ def test_an_irreversible_revision_is_reported_and_everything_else_still_checked(
     result = project.run("pytest", "-p", "no:cacheprovider", "-W", "default")
 
     assert f"IrreversibleRevisionWarning: {name}: deletes every role" in result.stdout
+
+
+def plant_branches_and_merge(project: Project, left_downgrade: str) -> str:
+    """Two branches off the head, each adding an index, joined by a merge revision."""
+    left = plant_revision(
+        project,
+        "111111111111",
+        upgrade='    op.create_index("ix_roles_created_at", "roles", ["created_at"])',
+        downgrade=left_downgrade,
+    )
+    plant_revision(
+        project,
+        "222222222222",
+        upgrade='    op.create_index("ix_users_created_at", "users", ["created_at"])',
+        downgrade='    op.drop_index("ix_users_created_at", table_name="users")',
+    )
+    merge = project.write(
+        "migrations/versions/2030_01_02_0000-333333333333_merge.py",
+        REVISION.format(
+            message="merge",
+            revision="333333333333",
+            down_revision="111111111111",
+            upgrade="    pass",
+            downgrade="    pass",
+        ),
+    )
+    merge.write_text(
+        merge.read_text(encoding="utf-8").replace(
+            'down_revision = "111111111111"', 'down_revision = ("111111111111", "222222222222")'
+        ),
+        encoding="utf-8",
+    )
+    for table in ("roles", "users"):
+        model = project.package / "models" / f"{table}.py"
+        model.write_text(
+            model.read_text(encoding="utf-8")
+            .replace(
+                f'    __tablename__ = "{table}"\n',
+                f'    __tablename__ = "{table}"\n'
+                f'    __table_args__ = (Index("ix_{table}_created_at", "created_at"),)\n',
+            )
+            .replace("from sqlalchemy import ", "from sqlalchemy import Index, "),
+            encoding="utf-8",
+        )
+    return left
+
+
+def test_branches_and_their_merge_walk_cleanly(project: Project) -> None:
+    plant_branches_and_merge(
+        project, left_downgrade='    op.drop_index("ix_roles_created_at", table_name="roles")'
+    )
+
+    project.run("pytest", "-p", "no:cacheprovider")
+
+
+def test_a_faulty_downgrade_on_a_branch_is_named(project: Project) -> None:
+    left = plant_branches_and_merge(project, left_downgrade="    pass")
+
+    assert f"downgrade of {left} leaves index ix_roles_created_at on roles" in failing_pytest(
+        project
+    )
