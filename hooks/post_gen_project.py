@@ -18,22 +18,46 @@ OPTIONAL_FILES = {
         # The shipped history creates and evolves the example tables.
         *Path("migrations", "versions").glob("*.py"),
     ],
+    "async_driver": [
+        Path("tests") / "migrations" / "test_async_env.py",
+    ],
 }
+
+# Modules written twice, synchronous and async: the async one replaces the other when chosen.
+ASYNC_VARIANTS = {
+    PACKAGE / "db_async.py": PACKAGE / "db.py",
+    Path("tests") / "test_db_async.py": Path("tests") / "test_db.py",
+}
+
 
 NEXT_STEPS = """
 Created {slug}/. Next:
 
     cd {slug}
     python -m venv .venv && . .venv/bin/activate
-    python -m pip install --upgrade pip && python -m pip install -e . --group dev
+    python -m pip install --upgrade pip && python -m pip install -e . --group dev{server}
     alembic upgrade head
     pytest
 
 (or, with uv: `uv sync`, then `uv run alembic upgrade head` and `uv run pytest`)
 """
 
+SERVER_STEPS = """
+    export DATABASE_URL={example}             # the database to migrate
+    export TEST_DATABASE_URL={example}        # a server the tests may create databases on"""
+
+EXAMPLE_URLS = {
+    "postgresql": "postgresql://user:password@localhost:5432/postgres",
+    "mysql": "mysql://user:password@localhost:3306/mysql",
+}
+
 
 def main() -> None:
+    for variant, module in ASYNC_VARIANTS.items():
+        if ANSWERS["async_driver"]:
+            variant.replace(module)
+        else:
+            variant.unlink()
     for option, paths in OPTIONAL_FILES.items():
         if not ANSWERS[option]:
             for path in paths:
@@ -41,7 +65,9 @@ def main() -> None:
                     shutil.rmtree(path)
                 else:
                     path.unlink()
-    print(NEXT_STEPS.format(slug=ANSWERS["project_slug"]))
+    example = EXAMPLE_URLS.get(ANSWERS["database"])
+    server = SERVER_STEPS.format(example=example) if example else ""
+    print(NEXT_STEPS.format(slug=ANSWERS["project_slug"], server=server))
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ PACKAGE = re.compile(r"[a-z_][a-z0-9_]*")
 
 # Options the contract names but this version of the template does not build yet.
 NOT_YET_BUILT = {
-    "database": ("sqlite", "only SQLite is built so far"),
-    "async_driver": (False, "only synchronous drivers are built so far"),
     "web_framework": ("none", "no web framework integration is built so far"),
 }
 

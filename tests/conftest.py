@@ -2,12 +2,14 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from uv import find_uv_bin
@@ -18,10 +20,36 @@ TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 COMBINATIONS: dict[str, dict[str, Any]] = {
     "sqlite-default": {},
     "sqlite-without-examples": {"example_models": False},
+    "sqlite-async": {"async_driver": True},
+    "postgresql": {"database": "postgresql"},
+    "postgresql-async": {"database": "postgresql", "async_driver": True},
+    "mysql": {"database": "mysql"},
+    "mysql-async": {"database": "mysql", "async_driver": True},
+}
+
+# Servers the baked projects' tests create their databases on. Driverless URLs on purpose:
+# the baked settings must give them the project's driver, as hosting platforms expect.
+SERVERS = {
+    "postgresql": os.environ.get(
+        "TEMPLATE_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    ),
+    "mysql": os.environ.get("TEMPLATE_MYSQL_URL", "mysql://root@127.0.0.1:3306/mysql"),
 }
 
 # Variables a developer's shell may carry that would point a baked project elsewhere.
 FOREIGN_VARIABLES = ("DATABASE_URL", "TEST_DATABASE_URL", "VIRTUAL_ENV", "PYTHONPATH")
+
+
+def server_for(database: str) -> str | None:
+    """The server URL for a baked project's tests; skip (visibly) if it does not answer."""
+    if database == "sqlite":
+        return None
+    url = urlsplit(SERVERS[database])
+    try:
+        socket.create_connection((url.hostname, url.port), timeout=2).close()
+    except OSError as error:
+        pytest.skip(f"no {database} server at {url.hostname}:{url.port} ({error})")
+    return SERVERS[database]
 
 
 @dataclass
@@ -30,6 +58,7 @@ class Project:
 
     path: Path
     context: Mapping[str, Any]
+    test_database_url: str | None = None
 
     @property
     def package(self) -> Path:
@@ -67,6 +96,8 @@ class Project:
         venv_bin = self.path / ".venv" / "bin"
         environment["PATH"] = f"{venv_bin}{os.pathsep}{environment['PATH']}"
         environment["UV_PYTHON_DOWNLOADS"] = "never"
+        if self.test_database_url:
+            environment["TEST_DATABASE_URL"] = self.test_database_url
         environment.update(extra or {})
         return environment
 
@@ -91,7 +122,8 @@ def bake(cookies: Any) -> BakeProject:
         result = cookies.bake(extra_context=answers)
         if result.exception is not None:
             pytest.fail(f"bake with {answers} failed: {result.exception!r}")
-        return Project(result.project_path, result.context)
+        server = server_for(result.context["database"])
+        return Project(result.project_path, result.context, server)
 
     return bake
 

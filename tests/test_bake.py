@@ -42,6 +42,7 @@ ALWAYS = [
     "tests/migrations/test_round_trip.py",
     "tests/test_settings.py",
     "tests/test_model_registration.py",
+    "tests/test_db.py",
 ]
 EXAMPLES = [
     "src/my_project/models/roles.py",
@@ -81,6 +82,7 @@ def test_the_default_bake_has_the_documented_layout_and_the_example_models(
     assert [path.name.split("_", 4)[-1] for path in project.revisions()] == [
         "create_users_and_roles.py",
         "make_users_is_active_a_boolean.py",
+        "add_roles_scope.py",
     ]
 
 

@@ -30,13 +30,6 @@ def bake_with_cli(output: Path, *answers: str) -> subprocess.CompletedProcess[st
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        (
-            "database=postgresql",
-            "ERROR: database (postgresql): only SQLite is built so far; "
-            'bake with database="sqlite"',
-        ),
-        ("database=mysql", "ERROR: database (mysql): only SQLite is built so far"),
-        ("async_driver=yes", "ERROR: async_driver (true): only synchronous drivers"),
         ("web_framework=flask", "ERROR: web_framework (flask): no web framework integration"),
         ("project_slug=my.project", "ERROR: project_slug (my.project): must be lowercase"),
         (

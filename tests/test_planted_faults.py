@@ -2,7 +2,7 @@
 
 from tests.conftest import Project
 
-HEAD = "9a4e7c1d2b8f"
+HEAD = "c3b5d7e9f1a2"
 
 REVISION = '''\
 """{message}

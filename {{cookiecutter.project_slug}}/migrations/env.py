@@ -1,5 +1,10 @@
 """Alembic environment: the database comes from settings, the schema from the models package."""
 
+{% if cookiecutter.async_driver -%}
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+{% endif -%}
 from logging.config import fileConfig
 from typing import Any, Literal
 
@@ -8,7 +13,10 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrationScript
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
-from sqlalchemy import URL, Connection, create_engine, pool
+from sqlalchemy import URL, Connection, Engine, {% if not cookiecutter.async_driver %}create_engine, {% endif %}pool
+{%- if cookiecutter.async_driver %}
+from sqlalchemy.ext.asyncio import create_async_engine
+{%- endif %}
 
 from {{ cookiecutter.package_name }}.models import metadata
 from {{ cookiecutter.package_name }}.settings import SettingsError, load_settings
@@ -38,12 +46,39 @@ def skip_empty_autogenerate(
         print("No changes in schema detected; no revision written.")
 
 
+# Spellings of one default that a database may hand back for another (MySQL and MariaDB
+# answer current_timestamp() for now() and 1 for true).
+SAME_DEFAULTS = [{"now", "current_timestamp"}, {"1", "true"}, {"0", "false"}]
+
+
+def compare_server_default(
+    context: MigrationContext,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_default: str | None,
+    metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool | None:
+    """Treat a default the database merely respelled as unchanged; else let Alembic compare."""
+    if inspected_default is None or rendered_metadata_default is None:
+        return None
+    spellings = {_bare(inspected_default), _bare(rendered_metadata_default)}
+    if any(spellings <= same for same in SAME_DEFAULTS):
+        return False
+    return None
+
+
+def _bare(sql: str) -> str:
+    """``(CURRENT_TIMESTAMP)``, ``current_timestamp()`` and ``'1'`` as current_timestamp, 1."""
+    return sql.strip().strip("'\"").lower().removesuffix("()").strip("()")
+
+
 def configure_options(dialect_name: str) -> dict[str, Any]:
     """Options shared by offline and online mode, and by the tests through this file."""
     return {
         "target_metadata": target_metadata,
         "compare_type": True,
-        "compare_server_default": True,
+        "compare_server_default": compare_server_default,
         # SQLite cannot ALTER most things; batch mode copies the table instead.
         "render_as_batch": dialect_name == "sqlite",
         "transaction_per_migration": True,
@@ -82,12 +117,38 @@ def run_migrations_online() -> None:
     handed_in = config.attributes.get("connection")
     if isinstance(handed_in, Connection):
         run_migrations(handed_in)
+    elif isinstance(handed_in, Engine):
+        with handed_in.connect() as connection:
+            run_migrations(connection)
+    else:
+{%- if cookiecutter.async_driver %}
+        run_to_completion(run_async_migrations())
+
+
+async def run_async_migrations() -> None:
+    """Migrate through the async engine, on a synchronous view of one of its connections."""
+    engine = create_async_engine(database_url(), poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(run_migrations)
+    await engine.dispose()
+
+
+def run_to_completion(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutine`` to its end, even when called from code whose event loop is running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
         return
-    engine = handed_in or create_engine(database_url(), poolclass=pool.NullPool)
-    with engine.connect() as connection:
-        run_migrations(connection)
-    if handed_in is None:
+    # asyncio.run() cannot nest in a running loop: give it a thread and a loop of its own.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        executor.submit(asyncio.run, coroutine).result()
+{%- else %}
+        engine = create_engine(database_url(), poolclass=pool.NullPool)
+        with engine.connect() as connection:
+            run_migrations(connection)
         engine.dispose()
+{%- endif %}
 
 
 def run_migrations(connection: Connection) -> None:

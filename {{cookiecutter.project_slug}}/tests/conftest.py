@@ -1,8 +1,11 @@
 """Fixtures: throwaway databases for this run, and Alembic configured to use them.
 
-Tests run on SQLite files by default. With ``TEST_DATABASE_URL`` naming a server (any
-database on it that the user may connect to), each database is created there instead and
-dropped when the run ends; the database that URL names is never touched otherwise.
+``TEST_DATABASE_URL`` names a server (any database on it that the user may connect to): each
+database the tests need is created there and dropped when the run ends, also after a
+failure; the database that URL names is never touched otherwise. Without it, a SQLite
+project tests on SQLite files, and a server project's database tests skip and say why.
+Migrations run through synchronous connections here (an async driver is swapped for its
+synchronous twin); tests/migrations/test_async_env.py covers the async path, where baked.
 """
 
 import os
@@ -14,11 +17,21 @@ import pytest
 from alembic.config import Config
 from sqlalchemy import URL, Connection, Engine, create_engine, make_url, pool
 
+from {{ cookiecutter.package_name }}.settings import DRIVER, with_project_driver
 from tests.migrations.runner import MigrationRunner
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 NewDatabase = Callable[[], URL]
+
+SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "mysql+aiomysql": "mysql+pymysql"}
+BACKEND = DRIVER.split("+")[0]
+
+
+def synchronous(url: URL) -> URL:
+    """``url`` with the project's driver, or its synchronous twin where that driver is async."""
+    url = with_project_driver(url)
+    return url.set(drivername=SYNC_DRIVERS.get(url.drivername, url.drivername))
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +39,10 @@ def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewDataba
     """Makes empty databases for this run; every one is dropped when the run ends."""
     server = os.environ.get("TEST_DATABASE_URL")
     if server:
-        yield from _server_databases(make_url(server))
+        yield from _server_databases(synchronous(make_url(server)))
         return
+    if BACKEND != "sqlite":
+        pytest.skip(f"set TEST_DATABASE_URL to a {BACKEND} server to run the database tests")
     directory = tmp_path_factory.mktemp("databases")
     made: list[Path] = []
 

@@ -4,32 +4,28 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from alembic.config import Config
-from sqlalchemy import URL, Connection, Engine, delete, func, insert, select
+from sqlalchemy import URL, Engine, create_engine, delete, event, func, insert, pool, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from {{ cookiecutter.package_name }}.db import create_db_engine, create_session_factory
 from {{ cookiecutter.package_name }}.models import Role, User, user_roles
-from {{ cookiecutter.package_name }}.settings import DatabaseSettings
 from tests.migrations.runner import MigrationRunner
 
 
 @pytest.fixture
-def app_engine(
-    alembic_config: Config, connection: Connection, database_url: URL
-) -> Iterator[Engine]:
-    """The application's own engine on a database migrated to head."""
-    MigrationRunner(alembic_config, connection).upgrade("heads")
-    settings = DatabaseSettings(_env_file=None, url=database_url.render_as_string(False))
-    engine = create_db_engine(settings)
+def app_engine(runner: MigrationRunner, database_url: URL) -> Iterator[Engine]:
+    """An engine on a database migrated to head; on SQLite it enforces foreign keys."""
+    runner.upgrade("heads")
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA foreign_keys=ON"))
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
 def session(app_engine: Engine) -> Iterator[Session]:
-    with create_session_factory(app_engine)() as session:
+    with Session(app_engine, expire_on_commit=False) as session:
         yield session
 
 

@@ -5,7 +5,11 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.settings import (
+    BARE_SCHEMES,
+{%- if cookiecutter.database == "sqlite" %}
     DEFAULT_SQLITE_FILE,
+{%- endif %}
+    DRIVER,
     PROJECT_ROOT,
     DatabaseSettings,
     SettingsError,
@@ -18,11 +22,38 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
 
 
+{% if cookiecutter.database == "sqlite" -%}
 def test_without_settings_the_database_is_the_sqlite_file_in_the_project_root() -> None:
     settings = DatabaseSettings(_env_file=None)
 
     assert settings.sqlalchemy_url.database == str(DEFAULT_SQLITE_FILE)
     assert DEFAULT_SQLITE_FILE.parent == PROJECT_ROOT
+{%- else -%}
+def test_without_settings_the_error_names_the_variable_to_set() -> None:
+    settings = DatabaseSettings(_env_file=None)
+
+    with pytest.raises(SettingsError, match=r"^DATABASE_URL is not set; set it to a URL such as"):
+        _ = settings.sqlalchemy_url
+{%- endif %}
+
+
+@pytest.mark.parametrize(
+    "scheme", [scheme for scheme, backend in BARE_SCHEMES.items() if DRIVER.startswith(backend)]
+)
+def test_a_url_without_a_driver_means_the_project_driver(
+    monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"{scheme}://user:secret@db.example.com:5000/app")
+
+    url = load_settings().sqlalchemy_url
+
+    assert url.drivername == DRIVER
+    assert (url.username, url.password, url.host, url.port) == (
+        "user",
+        "secret",
+        "db.example.com",
+        5000,
+    )
 
 
 def test_a_relative_sqlite_path_is_anchored_at_the_project_root_whatever_the_cwd(

@@ -78,8 +78,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_user_roles_role_id"), table_name="user_roles")
+    # Dropping a table drops its indexes; MySQL refuses to drop an index a foreign key needs.
     op.drop_table("user_roles")
-    op.drop_index(op.f("ix_users_display_name"), table_name="users")
     op.drop_table("users")
     op.drop_table("roles")

@@ -9,15 +9,40 @@ from sqlalchemy.exc import ArgumentError
 
 # src/<package>/settings.py -> the project root, wherever the command runs from.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# The driver this project was baked with. Hosting platforms hand out URLs without one
+# (postgres://, mysql://): those mean this driver.
+DRIVER = "{{ cookiecutter.__driver }}"
+{%- if cookiecutter.database == "sqlite" %}
 DEFAULT_SQLITE_FILE = PROJECT_ROOT / "{{ cookiecutter.package_name }}.sqlite3"
+EXAMPLE_URL = "sqlite:///{{ cookiecutter.package_name }}.sqlite3"
+{%- elif cookiecutter.database == "postgresql" %}
+EXAMPLE_URL = "postgresql://user:password@localhost:5432/{{ cookiecutter.package_name }}"
+{%- else %}
+EXAMPLE_URL = "mysql://user:password@localhost:3306/{{ cookiecutter.package_name }}"
+{%- endif %}
+BARE_SCHEMES = {
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+}
 
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it and says how to fix it."""
 
 
+def with_project_driver(url: URL) -> URL:
+    """``url`` with the project's driver when it names the project's database without one."""
+    if BARE_SCHEMES.get(url.drivername) == DRIVER.split("+")[0]:
+        return url.set(drivername=DRIVER)
+    return url
+
+
 class DatabaseSettings(BaseSettings):
-    """Where the database lives: DATABASE_URL, or the project's SQLite file when it is unset."""
+    """Where the database lives: ``DATABASE_URL``."""
 
     model_config = SettingsConfigDict(
         env_prefix="DATABASE_",
@@ -35,21 +60,23 @@ class DatabaseSettings(BaseSettings):
             return None
         text = value.get_secret_value().strip()
         if not text:
-            raise ValueError("is empty; unset it to use the default SQLite file, or give a URL")
+            raise ValueError(f"is empty; give a URL such as {EXAMPLE_URL}, or unset it")
         try:
             make_url(text)
         except ArgumentError:
-            raise ValueError(
-                "is not a database URL; expected a form like sqlite:///app.sqlite3"
-            ) from None
+            raise ValueError(f"is not a database URL; expected a form like {EXAMPLE_URL}") from None
         return SecretStr(text)
 
     @property
     def sqlalchemy_url(self) -> URL:
         """The URL to connect with; a relative SQLite path is taken from the project root."""
         if self.url is None:
-            return URL.create("sqlite", database=str(DEFAULT_SQLITE_FILE))
-        url = make_url(self.url.get_secret_value())
+{%- if cookiecutter.database == "sqlite" %}
+            return URL.create(DRIVER, database=str(DEFAULT_SQLITE_FILE))
+{%- else %}
+            raise SettingsError(f"DATABASE_URL is not set; set it to a URL such as {EXAMPLE_URL}")
+{%- endif %}
+        url = with_project_driver(make_url(self.url.get_secret_value()))
         database = url.database
         if url.get_backend_name() == "sqlite" and database and database != ":memory:":
             path = Path(database)

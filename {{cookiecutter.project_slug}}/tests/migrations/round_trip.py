@@ -130,16 +130,19 @@ def unreachable(url: URL) -> URL:
 
 
 def execute_script(connection: Connection, sql: str) -> None:
-    """Run SQL as rendered by ``alembic ... --sql`` in one transaction, where the backend can."""
+    """Run SQL as printed by ``alembic ... --sql``, statement by statement, as a client would.
+
+    The raw DBAPI cursor gets no parameters, so a ``%`` in the SQL stays a ``%``.
+    """
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     if connection.dialect.name == "sqlite":
-        connection.connection.driver_connection.executescript(f"BEGIN;\n{sql}\nCOMMIT;")  # type: ignore[union-attr]
-        return
-    for statement in sql.split(";\n"):
-        if statement.strip() and not all(
-            line.startswith("--") or not line.strip() for line in statement.splitlines()
-        ):
-            connection.exec_driver_sql(statement)
-    connection.commit()
+        cursor.executescript(f"BEGIN;\n{sql}\nCOMMIT;")
+    else:
+        for statement in sql.split(";\n"):
+            if any(line.strip() and not line.startswith("--") for line in statement.splitlines()):
+                cursor.execute(statement)
+    cursor.close()
+    connection.connection.commit()
 
 
 SQLITE_REBUILD_SKIP = (

@@ -89,6 +89,8 @@ class SchemaReader:
         if query is None:
             names = inspector.get_table_names()
             return {name: "" for name in names if name != VERSION_TABLE}
+        if self.connection.dialect.name == "mysql":
+            self.connection.exec_driver_sql("SET SESSION group_concat_max_len = 16777216")
         rows = self.connection.execute(text(query)).all()
         if self.connection.in_transaction():
             self.connection.commit()
@@ -137,6 +139,41 @@ FINGERPRINTS = {
             WHERE i.indrelid IN (SELECT oid FROM t)
             GROUP BY i.indrelid
         ) idx ON idx.indrelid = t.oid
+    """,
+    # information_schema, which MySQL and MariaDB share (group_concat_max_len is raised first).
+    "mysql": """
+        SELECT t.table_name, CONCAT_WS(';', t.table_comment,
+            (SELECT GROUP_CONCAT(CONCAT_WS(':', c.column_name, c.column_type, c.is_nullable,
+                                           IFNULL(c.column_default, '~'), c.extra,
+                                           c.column_comment)
+                                 ORDER BY c.ordinal_position SEPARATOR ',')
+             FROM information_schema.columns c
+             WHERE c.table_schema = t.table_schema AND c.table_name = t.table_name),
+            (SELECT GROUP_CONCAT(CONCAT_WS(':', s.index_name, s.non_unique, s.seq_in_index,
+                                           s.column_name, IFNULL(s.sub_part, '~'))
+                                 ORDER BY s.index_name, s.seq_in_index SEPARATOR ',')
+             FROM information_schema.statistics s
+             WHERE s.table_schema = t.table_schema AND s.table_name = t.table_name),
+            (SELECT GROUP_CONCAT(CONCAT_WS(':', k.constraint_name, k.column_name,
+                                           IFNULL(k.referenced_table_name, '~'),
+                                           IFNULL(k.referenced_column_name, '~'))
+                                 ORDER BY k.constraint_name, k.ordinal_position SEPARATOR ',')
+             FROM information_schema.key_column_usage k
+             WHERE k.table_schema = t.table_schema AND k.table_name = t.table_name),
+            (SELECT GROUP_CONCAT(CONCAT_WS(':', r.constraint_name, r.update_rule, r.delete_rule)
+                                 ORDER BY r.constraint_name SEPARATOR ',')
+             FROM information_schema.referential_constraints r
+             WHERE r.constraint_schema = t.table_schema AND r.table_name = t.table_name),
+            (SELECT GROUP_CONCAT(CONCAT_WS(':', tc.constraint_name, tc.constraint_type,
+                                           IFNULL(cc.check_clause, '~'))
+                                 ORDER BY tc.constraint_name SEPARATOR ',')
+             FROM information_schema.table_constraints tc
+             LEFT JOIN information_schema.check_constraints cc
+               ON cc.constraint_schema = tc.constraint_schema
+              AND cc.constraint_name = tc.constraint_name
+             WHERE tc.table_schema = t.table_schema AND tc.table_name = t.table_name))
+        FROM information_schema.tables t
+        WHERE t.table_schema = DATABASE() AND t.table_type = 'BASE TABLE'
     """,
 }
 

@@ -3,7 +3,7 @@
 from {{ cookiecutter.package_name }}.models.base import Base
 from {{ cookiecutter.package_name }}.models.registration import require_all_imported
 {%- if cookiecutter.example_models %}
-from {{ cookiecutter.package_name }}.models.roles import Role
+from {{ cookiecutter.package_name }}.models.roles import Role, RoleScope
 from {{ cookiecutter.package_name }}.models.user_roles import user_roles
 from {{ cookiecutter.package_name }}.models.users import User
 {%- endif %}
@@ -14,6 +14,7 @@ __all__ = [
     "Base",
 {%- if cookiecutter.example_models %}
     "Role",
+    "RoleScope",
     "User",
 {%- endif %}
     "metadata",

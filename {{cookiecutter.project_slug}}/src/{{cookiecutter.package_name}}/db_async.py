@@ -1,0 +1,36 @@
+"""Async engine and session factory for application code, built from the database settings."""
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from {{ cookiecutter.package_name }}.settings import DatabaseSettings, load_settings
+
+
+def create_db_engine(
+    settings: DatabaseSettings | None = None, **engine_options: Any
+) -> AsyncEngine:
+    """An async engine for the configured database; SQLite connections enforce foreign keys."""
+    url = (settings or load_settings()).sqlalchemy_url
+    engine = create_async_engine(url, **engine_options)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _enforce_sqlite_foreign_keys)
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Async sessions bound to ``engine`` whose objects stay readable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _enforce_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite ignores REFERENCES and ON DELETE unless each connection asks for them.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,37 @@
+"""The application's engine and sessions come from the same settings as the migrations."""
+
+{% if cookiecutter.database == "sqlite" -%}
+from pathlib import Path
+
+{% endif -%}
+import pytest
+from sqlalchemy import URL, text
+
+from {{ cookiecutter.package_name }}.db import create_db_engine, create_session_factory
+from {{ cookiecutter.package_name }}.settings import DRIVER, DatabaseSettings
+from tests.migrations.runner import MigrationRunner
+
+
+def test_sessions_reach_the_database_the_settings_name(
+    runner: MigrationRunner, database_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner.upgrade("heads")
+    monkeypatch.setenv("DATABASE_URL", database_url.set(drivername=DRIVER).render_as_string(False))
+    engine = create_db_engine(DatabaseSettings(_env_file=None))
+
+    with create_session_factory(engine)() as session:
+        versions = session.scalars(text("SELECT version_num FROM alembic_version")).all()
+    engine.dispose()
+
+    assert tuple(versions) == runner.heads()
+{%- if cookiecutter.database == "sqlite" %}
+
+
+def test_sqlite_connections_enforce_foreign_keys(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    engine = create_db_engine(DatabaseSettings(_env_file=None, url=url))
+
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+{%- endif %}
