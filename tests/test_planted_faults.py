@@ -1,6 +1,6 @@
 """The baked test suite catches broken migrations and names the culprit."""
 
-from tests.conftest import Project
+from tests.conftest import BakeProject, Project
 
 HEAD = "c3b5d7e9f1a2"
 
@@ -211,3 +211,15 @@ def test_a_faulty_downgrade_on_a_branch_is_named(project: Project) -> None:
     assert f"downgrade of {left} leaves index ix_roles_created_at on roles" in failing_pytest(
         project
     )
+
+
+def test_a_downgrade_that_leaves_a_postgresql_enum_type_is_named(bake: BakeProject) -> None:
+    project = bake(database="postgresql")
+    project.install()
+    scope = next(path for path in project.revisions() if path.name.endswith("_add_roles_scope.py"))
+    scope.write_text(
+        scope.read_text(encoding="utf-8").replace("    role_scope.drop(op.get_bind())\n", ""),
+        encoding="utf-8",
+    )
+
+    assert f"downgrade of {scope.name} leaves enum type role_scope" in failing_pytest(project)
