@@ -115,11 +115,11 @@ def run_migrations_online() -> None:
     hands in an Engine there.
     """
     handed_in = config.attributes.get("connection")
-    if isinstance(handed_in, Connection):
-        run_migrations(handed_in)
-    elif isinstance(handed_in, Engine):
+    if isinstance(handed_in, Engine):
         with handed_in.connect() as connection:
             run_migrations(connection)
+    elif handed_in is not None:
+        run_migrations(handed_in)
     else:
 {%- if cookiecutter.async_driver %}
         run_to_completion(run_async_migrations())

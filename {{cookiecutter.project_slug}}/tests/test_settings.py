@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
 from {{ cookiecutter.package_name }}.settings import (
     BARE_SCHEMES,
@@ -19,7 +20,8 @@ from {{ cookiecutter.package_name }}.settings import (
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for part in ("URL", "HOST", "PORT", "USER", "PASSWORD", "NAME"):
+        monkeypatch.delenv(f"DATABASE_{part}", raising=False)
 
 
 {% if cookiecutter.database == "sqlite" -%}
@@ -115,3 +117,47 @@ def test_the_url_is_kept_out_of_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/s3cr3t.sqlite3")
 
     assert "s3cr3t" not in repr(load_settings())
+
+
+def test_parts_build_the_url_and_the_password_needs_no_escaping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    password = "p%40ss@w:rd/50%?#"
+    for part, value in {
+        "HOST": "db.example.com",
+        "PORT": "6000",
+        "USER": "app",
+        "PASSWORD": password,
+        "NAME": "app",
+    }.items():
+        monkeypatch.setenv(f"DATABASE_{part}", value)
+
+    settings = load_settings()
+    url = settings.sqlalchemy_url
+
+    assert (url.drivername, url.host, url.port, url.username) == (
+        DRIVER,
+        "db.example.com",
+        6000,
+        "app",
+    )
+    assert url.database and Path(url.database).name == "app"
+    assert url.password == password
+    assert make_url(url.render_as_string(hide_password=False)).password == password
+    assert password not in repr(settings)
+
+
+def test_a_port_that_is_not_a_number_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_HOST", "db.example.com")
+    monkeypatch.setenv("DATABASE_PORT", "fifty")
+
+    with pytest.raises(SettingsError, match=r"^DATABASE_PORT .*integer"):
+        load_settings()
+
+
+def test_a_url_and_parts_together_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////srv/app.sqlite3")
+    monkeypatch.setenv("DATABASE_HOST", "db.example.com")
+
+    with pytest.raises(SettingsError, match="DATABASE_URL and DATABASE_HOST are both set"):
+        _ = load_settings().sqlalchemy_url

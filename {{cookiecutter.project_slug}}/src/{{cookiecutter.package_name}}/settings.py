@@ -42,7 +42,11 @@ def with_project_driver(url: URL) -> URL:
 
 
 class DatabaseSettings(BaseSettings):
-    """Where the database lives: ``DATABASE_URL``."""
+    """Where the database lives: ``DATABASE_URL``, or its parts in ``DATABASE_HOST`` and co.
+
+    The parts suit deployments that hand out credentials separately: the password is taken
+    as it is (no URL escaping needed for ``%``, ``@``, ``/`` and the like).
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="DATABASE_",
@@ -52,6 +56,11 @@ class DatabaseSettings(BaseSettings):
     )
 
     url: SecretStr | None = None
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    password: SecretStr | None = None
+    name: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -70,13 +79,30 @@ class DatabaseSettings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> URL:
         """The URL to connect with; a relative SQLite path is taken from the project root."""
-        if self.url is None:
+        if self.url is not None:
+            if self.host is not None:
+                raise SettingsError(
+                    "DATABASE_URL and DATABASE_HOST are both set; keep the URL or the parts"
+                )
+            url = with_project_driver(make_url(self.url.get_secret_value()))
+        elif self.host is not None or self.name is not None:
+            url = URL.create(
+                DRIVER,
+                username=self.user,
+                password=self.password.get_secret_value() if self.password else None,
+                host=self.host,
+                port=self.port,
+                database=self.name,
+            )
+        else:
 {%- if cookiecutter.database == "sqlite" %}
-            return URL.create(DRIVER, database=str(DEFAULT_SQLITE_FILE))
+            url = URL.create(DRIVER, database=str(DEFAULT_SQLITE_FILE))
 {%- else %}
-            raise SettingsError(f"DATABASE_URL is not set; set it to a URL such as {EXAMPLE_URL}")
+            raise SettingsError(
+                f"DATABASE_URL is not set; set it to a URL such as {EXAMPLE_URL}, "
+                "or set DATABASE_HOST, DATABASE_USER, DATABASE_PASSWORD and DATABASE_NAME"
+            )
 {%- endif %}
-        url = with_project_driver(make_url(self.url.get_secret_value()))
         database = url.database
         if url.get_backend_name() == "sqlite" and database and database != ":memory:":
             path = Path(database)
