@@ -13,7 +13,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrationScript
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
-from sqlalchemy import URL, Connection, Engine, {% if not cookiecutter.async_driver %}create_engine, {% endif %}pool
+from sqlalchemy import URL, Connection, {% if not cookiecutter.async_driver %}create_engine, {% endif %}pool
 {%- if cookiecutter.async_driver %}
 from sqlalchemy.ext.asyncio import create_async_engine
 {%- endif %}
@@ -112,14 +112,15 @@ def run_migrations_online() -> None:
     """Run the migrations on what the caller handed in, or on the configured database.
 
     Tests hand in a Connection through ``config.attributes["connection"]``; pytest-alembic
-    hands in an Engine there.
+    hands in a connectable (something with ``connect()``) there.
     """
     handed_in = config.attributes.get("connection")
-    if isinstance(handed_in, Engine):
+    if isinstance(handed_in, Connection):
+        run_migrations(handed_in)
+    elif handed_in is not None:
+        # An Engine, or another connectable such as pytest-alembic's: connect through it.
         with handed_in.connect() as connection:
             run_migrations(connection)
-    elif handed_in is not None:
-        run_migrations(handed_in)
     else:
 {%- if cookiecutter.async_driver %}
         run_to_completion(run_async_migrations())
