@@ -280,6 +280,8 @@ def measure(project: Path, pa_venv: Path, size: int, server: str | None, repeat:
         for _ in range(repeat)
     )
     bare = min(floor() for _ in range(repeat))
+    if server:
+        reset_floor_database(project, server, drop=True)
     peer = min(
         run(
             [
@@ -317,15 +319,17 @@ server = make_url(sys.argv[1])
 admin = create_engine(server, isolation_level="AUTOCOMMIT")
 with admin.connect() as connection:
     connection.exec_driver_sql("DROP DATABASE IF EXISTS bench_floor WITH (FORCE)")
-    connection.exec_driver_sql("CREATE DATABASE bench_floor")
+    if sys.argv[2:] != ["drop"]:
+        connection.exec_driver_sql("CREATE DATABASE bench_floor")
 print(server.set(database="bench_floor").render_as_string(False))
 """
 
 
-def reset_floor_database(project: Path, server: str) -> str:
-    """A fresh database on the server for the floor run; returns its URL."""
+def reset_floor_database(project: Path, server: str, *, drop: bool = False) -> str:
+    """A fresh database on the server for the floor run (or none, with drop); returns its URL."""
     python = str(project / ".venv" / "bin" / "python")
-    result = subprocess.run([python, "-c", RESET, server], capture_output=True, text=True)
+    command = [python, "-c", RESET, server, *(["drop"] if drop else [])]
+    result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"cannot prepare a database on {server}:\n{result.stderr[-2000:]}")
     return result.stdout.strip()
