@@ -119,13 +119,18 @@ def bake(cookies: Any) -> BakeProject:
     """Bake a project from overrides of the default answers; fail with the reason if it breaks."""
 
     def bake(**answers: Any) -> Project:
-        result = cookies.bake(extra_context=answers)
-        if result.exception is not None:
-            pytest.fail(f"bake with {answers} failed: {result.exception!r}")
-        server = server_for(result.context["database"])
-        return Project(result.project_path, result.context, server)
+        return bake_with(cookies, answers)
 
     return bake
+
+
+def bake_with(cookies: Any, answers: dict[str, Any]) -> Project:
+    """Bake with pytest-cookies; the project knows its test server, if its database has one."""
+    result = cookies.bake(extra_context=answers)
+    if result.exception is not None:
+        pytest.fail(f"bake with {answers} failed: {result.exception!r}")
+    server = server_for(result.context["database"])
+    return Project(result.project_path, result.context, server)
 
 
 @pytest.fixture

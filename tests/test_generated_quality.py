@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import COMBINATIONS, Project, server_for
+from tests.conftest import COMBINATIONS, Project, bake_with
 
 CHECKS = {
     "ruff-check": ("ruff", "check", "."),
@@ -16,9 +16,7 @@ CHECKS = {
 
 @pytest.fixture(scope="module", params=COMBINATIONS.values(), ids=COMBINATIONS.keys())
 def installed(request: pytest.FixtureRequest, cookies_session: Any) -> Project:
-    result = cookies_session.bake(extra_context=request.param)
-    assert result.exception is None, result.exception
-    project = Project(result.project_path, result.context, server_for(result.context["database"]))
+    project = bake_with(cookies_session, request.param)
     project.install()
     return project
 
