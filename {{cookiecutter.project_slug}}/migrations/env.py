@@ -14,12 +14,25 @@ from alembic.operations import MigrationScript
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
 from sqlalchemy import URL, Connection, {% if not cookiecutter.async_driver %}create_engine, {% endif %}pool
+from sqlalchemy.exc import DBAPIError
 {%- if cookiecutter.async_driver %}
 from sqlalchemy.ext.asyncio import create_async_engine
 {%- endif %}
 
+from {{ cookiecutter.package_name }}.migration_guards import (
+    bounded_waits,
+    connect_args,
+    connection_failure,
+    one_migration_at_a_time,
+    sqlite_foreign_keys_off,
+)
 from {{ cookiecutter.package_name }}.models import metadata
-from {{ cookiecutter.package_name }}.settings import SettingsError, load_settings
+from {{ cookiecutter.package_name }}.settings import (
+    MigrationSettings,
+    SettingsError,
+    load_migration_settings,
+    load_settings,
+)
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -95,6 +108,14 @@ def database_url() -> URL:
         raise CommandError(str(error)) from None
 
 
+def migration_settings() -> MigrationSettings:
+    """The configured lock and timeout limits; a bad one ends the command in one line."""
+    try:
+        return load_migration_settings()
+    except SettingsError as error:
+        raise CommandError(str(error)) from None
+
+
 def run_migrations_offline() -> None:
     """Render the migrations as SQL (``--sql``) for the configured database, connecting to none."""
     url = database_url()
@@ -128,10 +149,20 @@ def run_migrations_online() -> None:
 
 async def run_async_migrations() -> None:
     """Migrate through the async engine, on a synchronous view of one of its connections."""
-    engine = create_async_engine(database_url(), poolclass=pool.NullPool)
-    async with engine.connect() as connection:
-        await connection.run_sync(run_migrations)
-    await engine.dispose()
+    url, settings = database_url(), migration_settings()
+    engine = create_async_engine(
+        url, poolclass=pool.NullPool, connect_args=connect_args(url, settings)
+    )
+    connection = engine.connect()
+    try:
+        await connection.start()
+    except DBAPIError as error:
+        raise connection_failure(error, url) from None
+    try:
+        await connection.run_sync(run_deploy, settings)
+    finally:
+        await connection.close()
+        await engine.dispose()
 
 
 def run_to_completion(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -145,18 +176,35 @@ def run_to_completion(coroutine: Coroutine[Any, Any, None]) -> None:
     with ThreadPoolExecutor(max_workers=1) as executor:
         executor.submit(asyncio.run, coroutine).result()
 {%- else %}
-        engine = create_engine(database_url(), poolclass=pool.NullPool)
-        with engine.connect() as connection:
-            run_migrations(connection)
+        url, settings = database_url(), migration_settings()
+        engine = create_engine(
+            url, poolclass=pool.NullPool, connect_args=connect_args(url, settings)
+        )
+        try:
+            connection = engine.connect()
+        except DBAPIError as error:
+            raise connection_failure(error, url) from None
+        with connection:
+            run_deploy(connection, settings)
         engine.dispose()
 {%- endif %}
 
 
+def run_deploy(connection: Connection, settings: MigrationSettings) -> None:
+    """Migrate on env.py's own connection: one process at a time, and no endless waits."""
+    with (
+        one_migration_at_a_time(connection, settings.lock_wait),
+        bounded_waits(connection, settings),
+    ):
+        run_migrations(connection)
+
+
 def run_migrations(connection: Connection) -> None:
     """Run the pending migrations on ``connection``."""
-    context.configure(connection=connection, **configure_options(connection.dialect.name))
-    with context.begin_transaction():
-        context.run_migrations()
+    with sqlite_foreign_keys_off(connection):
+        context.configure(connection=connection, **configure_options(connection.dialect.name))
+        with context.begin_transaction():
+            context.run_migrations()
 
 
 if context.is_offline_mode():

@@ -13,7 +13,9 @@ from {{ cookiecutter.package_name }}.settings import (
     DRIVER,
     PROJECT_ROOT,
     DatabaseSettings,
+    MigrationSettings,
     SettingsError,
+    load_migration_settings,
     load_settings,
 )
 
@@ -22,6 +24,8 @@ from {{ cookiecutter.package_name }}.settings import (
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for part in ("URL", "HOST", "PORT", "USER", "PASSWORD", "NAME"):
         monkeypatch.delenv(f"DATABASE_{part}", raising=False)
+    for limit in ("LOCK_WAIT", "LOCK_TIMEOUT", "STATEMENT_TIMEOUT", "CONNECT_TIMEOUT"):
+        monkeypatch.delenv(f"MIGRATION_{limit}", raising=False)
 
 
 {% if cookiecutter.database == "sqlite" -%}
@@ -161,3 +165,51 @@ def test_a_url_and_parts_together_are_refused(monkeypatch: pytest.MonkeyPatch) -
 
     with pytest.raises(SettingsError, match="DATABASE_URL and DATABASE_HOST are both set"):
         _ = load_settings().sqlalchemy_url
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "complaint"),
+    [
+        ("DATABASE_URL", "nosuchdb://u:s3cr3t@h/d", "DATABASE_URL names the driver 'nosuchdb'"),
+        ("DATABASE_URL", "sqlite+nosuch:///s3cr3t", "DATABASE_URL names the driver 'sqlite+"),
+        ("DATABASE_URL", "localhost:5432/app", "DATABASE_URL is not a database URL"),
+        ("DATABASE_PASSWORD", "", "DATABASE_PASSWORD is empty"),
+        ("DATABASE_PORT", "0", "DATABASE_PORT is not valid"),
+        ("MIGRATION_LOCK_WAIT", "soon", "MIGRATION_LOCK_WAIT is not valid"),
+        ("MIGRATION_LOCK_TIMEOUT", "-1", "MIGRATION_LOCK_TIMEOUT is not valid"),
+        ("MIGRATION_STATEMENT_TIMEOUT", "1 minute", "MIGRATION_STATEMENT_TIMEOUT is not valid"),
+        ("MIGRATION_CONNECT_TIMEOUT", "0", "MIGRATION_CONNECT_TIMEOUT is not valid"),
+    ],
+)
+def test_a_malformed_setting_is_named_with_its_fix_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, complaint: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+        load_migration_settings()
+
+    message = str(raised.value)
+    assert message.startswith(complaint)
+    assert "; " in message  # the fix follows the complaint
+    assert "\n" not in message
+    assert "s3cr3t" not in message
+
+
+def test_parts_without_a_database_name_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_HOST", "db.example.com")
+    monkeypatch.setenv("DATABASE_USER", "app")
+
+    with pytest.raises(SettingsError, match=r"^DATABASE_NAME is not set but DATABASE_HOST is"):
+        _ = load_settings().sqlalchemy_url
+
+
+def test_migration_limits_have_safe_defaults_and_read_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = MigrationSettings(_env_file=None)
+    monkeypatch.setenv("MIGRATION_LOCK_TIMEOUT", "2.5")
+
+    assert (defaults.lock_wait, defaults.lock_timeout, defaults.statement_timeout) == (600, 10, 0)
+    assert load_migration_settings().lock_timeout == 2.5

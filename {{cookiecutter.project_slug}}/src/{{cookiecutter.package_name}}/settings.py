@@ -1,11 +1,13 @@
 """Database settings, read from the environment and then from the project's .env file."""
 
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 # src/<package>/settings.py -> the project root, wherever the command runs from.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +59,7 @@ class DatabaseSettings(BaseSettings):
 
     url: SecretStr | None = None
     host: str | None = None
-    port: int | None = None
+    port: int | None = Field(default=None, gt=0, lt=65536)
     user: str | None = None
     password: SecretStr | None = None
     name: str | None = None
@@ -71,21 +73,45 @@ class DatabaseSettings(BaseSettings):
         if not text:
             raise ValueError(f"is empty; give a URL such as {EXAMPLE_URL}, or unset it")
         try:
-            make_url(text)
+            url = make_url(text)
         except ArgumentError:
             raise ValueError(f"is not a database URL; expected a form like {EXAMPLE_URL}") from None
+        try:
+            with_project_driver(url).get_dialect().import_dbapi()
+        except (NoSuchModuleError, ImportError):
+            raise ValueError(
+                f"names the driver {url.drivername!r}, which is not installed; "
+                f"use {DRIVER}:// (this project's driver) or {DRIVER.split('+')[0]}://"
+            ) from None
         return SecretStr(text)
+
+    @field_validator("password")
+    @classmethod
+    def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            raise ValueError("is empty; set the password, or unset it for a user without one")
+        return value
 
     @property
     def sqlalchemy_url(self) -> URL:
         """The URL to connect with; a relative SQLite path is taken from the project root."""
+        parts = {"HOST": self.host, "PORT": self.port, "USER": self.user, "NAME": self.name}
+        given = [name for name, value in parts.items() if value is not None]
+        if self.password is not None:
+            given.append("PASSWORD")
         if self.url is not None:
-            if self.host is not None:
+            if given:
                 raise SettingsError(
-                    "DATABASE_URL and DATABASE_HOST are both set; keep the URL or the parts"
+                    f"DATABASE_URL and DATABASE_{given[0]} are both set; "
+                    "keep the URL or the parts, not both"
                 )
             url = with_project_driver(make_url(self.url.get_secret_value()))
-        elif self.host is not None or self.name is not None:
+        elif given:
+            if self.name is None:
+                raise SettingsError(
+                    f"DATABASE_NAME is not set but DATABASE_{given[0]} is; "
+                    "set DATABASE_NAME to the database to use, or unset the other parts"
+                )
             url = URL.create(
                 DRIVER,
                 username=self.user,
@@ -111,14 +137,67 @@ class DatabaseSettings(BaseSettings):
         return url
 
 
-def load_settings() -> DatabaseSettings:
-    """Read the settings, turning a validation failure into one line that names the variable."""
+class MigrationSettings(BaseSettings):
+    """How ``alembic`` waits on a shared database, in seconds (``MIGRATION_*`` variables).
+
+    Replicas deploying at once queue on a lock so that one of them migrates; the rest find
+    the work done. A migration stuck behind another session's table lock fails instead of
+    hanging, and so does a statement that runs too long, when those limits are set.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="MIGRATION_",
+        env_file=PROJECT_ROOT / ".env",
+        extra="ignore",
+        hide_input_in_errors=True,
+    )
+
+    lock_wait: float = Field(default=600, ge=0)
+    """How long to wait for another process's migration to finish (0: do not wait)."""
+    lock_timeout: float = Field(default=10, ge=0)
+    """How long one statement may wait for a lock held by another session (0: no limit)."""
+    statement_timeout: float = Field(default=0, ge=0)
+    """How long one statement may run (0: no limit)."""
+    connect_timeout: float = Field(default=10, gt=0)
+    """How long to wait for the database server to answer."""
+
+
+# What a valid value looks like, for the error line of a malformed one.
+EXPECTED = {
+    "port": "a port number such as 5432",
+    "lock_wait": "a number of seconds such as 600",
+    "lock_timeout": "a number of seconds such as 10 (0 for no limit)",
+    "statement_timeout": "a number of seconds such as 300 (0 for no limit)",
+    "connect_timeout": "a number of seconds such as 10",
+}
+
+Settings = TypeVar("Settings", bound=BaseSettings)
+
+
+def load(settings_class: type[Settings]) -> Settings:
+    """Read settings, turning a validation failure into one line that names the variable."""
     try:
-        return DatabaseSettings()
+        return settings_class()
     except ValidationError as error:
-        problems = "; ".join(
-            f"DATABASE_{'_'.join(map(str, issue['loc'])).upper()} "
-            + issue["msg"].removeprefix("Value error, ")
-            for issue in error.errors()
-        )
+        prefix = settings_class.model_config.get("env_prefix", "")
+        problems = "; ".join(_explain(prefix, issue) for issue in error.errors())
         raise SettingsError(problems) from None
+
+
+def _explain(prefix: str, issue: ErrorDetails) -> str:
+    field = "_".join(map(str, issue["loc"]))
+    variable = f"{prefix}{field}".upper()
+    if issue["type"] == "value_error":
+        return f"{variable} {issue['msg'].removeprefix('Value error, ')}"
+    why = issue["msg"][:1].lower() + issue["msg"][1:]
+    return f"{variable} is not valid ({why}); set it to {EXPECTED.get(field, 'a valid value')}"
+
+
+def load_settings() -> DatabaseSettings:
+    """The database settings; a missing or malformed one raises a one-line SettingsError."""
+    return load(DatabaseSettings)
+
+
+def load_migration_settings() -> MigrationSettings:
+    """The migration settings; a malformed one raises a one-line SettingsError."""
+    return load(MigrationSettings)
