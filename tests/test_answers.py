@@ -22,6 +22,8 @@ QUIRKY_NAMES = [
     "Café ☕ 😀",
 ]
 
+# Python-, TOML- and shell-level attempts. A `{{ }}` in an answer is rendered by cookiecutter
+# itself (as unsandboxed Jinja) before any hook or file sees it: no template can stop that.
 INJECTIONS = [
     "\"; import os; os.system('touch pwned') #",
     "'; import os; os.system('touch pwned') #",
