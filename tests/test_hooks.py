@@ -1,4 +1,4 @@
-"""Answers the template cannot honour are refused before anything is written."""
+"""Answers the template cannot honour are refused, and a refused bake leaves no trace."""
 
 import subprocess
 import sys
@@ -9,13 +9,18 @@ import pytest
 from tests.conftest import TEMPLATE_ROOT
 
 
-def bake_with_cli(output: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+def bake_with_cli(
+    output: Path, *answers: str, overwrite: bool = False, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `cookiecutter --no-input` on the template as a user would, answers as KEY=VALUE."""
+    options = ["--overwrite-if-exists"] if overwrite else []
     return subprocess.run(
         [
             sys.executable,
             "-m",
             "cookiecutter",
             "--no-input",
+            *options,
             "-o",
             str(output),
             str(TEMPLATE_ROOT),
@@ -24,7 +29,16 @@ def bake_with_cli(output: Path, *answers: str) -> subprocess.CompletedProcess[st
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=cwd,
     )
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under `root` with its content (None for a directory)."""
+    return {
+        str(path.relative_to(root)): path.read_bytes() if path.is_file() else None
+        for path in root.rglob("*")
+    }
 
 
 @pytest.mark.parametrize(
@@ -37,6 +51,97 @@ def bake_with_cli(output: Path, *answers: str) -> subprocess.CompletedProcess[st
             "ERROR: package_name (class): must be a lowercase Python identifier",
         ),
         ("package_name=123abc", "ERROR: package_name (123abc): must be a lowercase Python"),
+        (
+            "package_name=import",
+            "ERROR: package_name (import): must be a lowercase Python identifier that is not "
+            "a Python keyword; use for example 'my_import'\n",
+        ),
+        (
+            "project_slug=my project",
+            "ERROR: project_slug (my project): must be lowercase letters, digits and single "
+            "hyphens, starting with a letter; use for example 'my-project'\n",
+        ),
+        (
+            "project_slug=123abc",
+            "ERROR: project_slug (123abc): must be lowercase letters, digits and single "
+            "hyphens, starting with a letter; use for example 'my-123abc'\n",
+        ),
+        (
+            "project_slug= my-project",
+            "ERROR: project_slug ( my-project): has spaces around it; "
+            "use for example 'my-project'\n",
+        ),
+        ("package_name=", "ERROR: package_name (): is empty; use for example 'my_project'\n"),
+        (
+            "package_name=my_project ",
+            "ERROR: package_name (my_project ): has spaces around it; "
+            "use for example 'my_project'\n",
+        ),
+        (
+            "package_name=email",
+            "ERROR: package_name (email): would shadow the standard library module email; "
+            "use for example 'my_email'\n",
+        ),
+        (
+            "package_name=json",
+            "ERROR: package_name (json): would shadow the standard library module json; "
+            "use for example 'my_json'\n",
+        ),
+        (
+            "package_name=test",
+            "ERROR: package_name (test): would shadow the standard library module test; "
+            "use for example 'my_test'\n",
+        ),
+        (
+            "project_name=Email",
+            "ERROR: package_name (email): would shadow the standard library module email; "
+            "use for example 'my_email'\n",
+        ),
+        (
+            "project_slug=alembic",
+            "ERROR: project_slug (alembic): is a package the project installs, and a project "
+            "cannot depend on itself; use for example 'my-alembic'\n",
+        ),
+        (
+            "project_slug=pydantic-settings",
+            "ERROR: project_slug (pydantic-settings): is a package the project installs, and a "
+            "project cannot depend on itself; use for example 'my-pydantic-settings'\n",
+        ),
+        (
+            "package_name=sqlalchemy",
+            "ERROR: package_name (sqlalchemy): would shadow sqlalchemy, which the project "
+            "installs; use for example 'my_sqlalchemy'\n",
+        ),
+        (
+            "package_name=pydantic",
+            "ERROR: package_name (pydantic): would shadow pydantic, which the project "
+            "installs; use for example 'my_pydantic'\n",
+        ),
+        (
+            "package_name=pytest",
+            "ERROR: package_name (pytest): would shadow pytest, which the project "
+            "installs; use for example 'my_pytest'\n",
+        ),
+        (
+            "package_name=models",
+            "ERROR: package_name (models): clashes with the package's own models subpackage; "
+            "use for example 'my_models'\n",
+        ),
+        (
+            "package_name=migrations",
+            "ERROR: package_name (migrations): clashes with the migrations/ directory at the "
+            "project root; use for example 'my_migrations'\n",
+        ),
+        (
+            "package_name=tests",
+            "ERROR: package_name (tests): clashes with the tests/ package at the project root; "
+            "use for example 'my_tests'\n",
+        ),
+        (
+            "project_name=Two\nLines",
+            'ERROR: project_name ("Two\\nLines"): must be one line of printable text; '
+            'use for example "Two Lines"\n',
+        ),
     ],
 )
 def test_an_unsupported_answer_stops_the_bake_with_a_clear_error_and_no_output(
@@ -46,4 +151,100 @@ def test_an_unsupported_answer_stops_the_bake_with_a_clear_error_and_no_output(
 
     assert result.returncode != 0
     assert expected in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("project_slug=", ["ERROR: project_slug (): is empty; use for example 'my-project'"]),
+        (
+            "project_name=",
+            [
+                'ERROR: project_name (): is empty; use for example "My Project"',
+                "ERROR: project_slug (): is empty; use for example 'my-project'",
+            ],
+        ),
+    ],
+)
+def test_an_empty_slug_is_refused_with_a_line_for_each_empty_field(
+    tmp_path: Path, answer: str, expected: list[str]
+) -> None:
+    # An empty slug makes the output directory the project's: cookiecutter refuses an existing
+    # one itself (see below), so the hook sees it only in a new one, removed again on failure.
+    result = bake_with_cli(tmp_path / "new", answer)
+
+    assert result.returncode != 0
+    assert set(expected) <= set(result.stderr.splitlines())
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("answer", ["project_slug=my/project", "project_slug=../escape"])
+def test_a_slug_naming_a_path_is_refused_and_writes_no_file(tmp_path: Path, answer: str) -> None:
+    output = tmp_path / "output"
+    output.mkdir()
+
+    result = bake_with_cli(output, answer)
+
+    assert result.returncode != 0
+    slug = answer.partition("=")[2]
+    assert f"ERROR: project_slug ({slug}): must be lowercase letters" in result.stderr
+    # Cookiecutter creates the project directory, with any parents the slug names, before the
+    # hook runs, and removes only the last of them: an empty `my/` is left, and no file.
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["output"]
+
+
+@pytest.mark.parametrize("answer", ["package_name=email", "project_slug="])
+def test_a_refused_bake_over_an_existing_directory_leaves_it_untouched(
+    tmp_path: Path, answer: str
+) -> None:
+    """With --overwrite-if-exists the hook runs inside the existing directory and keeps it."""
+    (tmp_path / "notes.txt").write_text("mine\n", encoding="utf-8")
+    (tmp_path / "my-project" / "src").mkdir(parents=True)
+    (tmp_path / "my-project" / "README.md").write_text("# Mine\n", encoding="utf-8")
+    before = snapshot(tmp_path)
+
+    result = bake_with_cli(tmp_path, answer, overwrite=True)
+
+    assert result.returncode != 0
+    assert "ERROR: " in result.stderr
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "answers", [[], ["package_name=email"], ["project_slug="]], ids=["good", "bad", "empty"]
+)
+def test_without_overwrite_an_existing_directory_stops_the_bake_and_is_kept(
+    tmp_path: Path, answers: list[str]
+) -> None:
+    (tmp_path / "my-project").mkdir()
+    (tmp_path / "my-project" / "README.md").write_text("# Mine\n", encoding="utf-8")
+    before = snapshot(tmp_path)
+
+    result = bake_with_cli(tmp_path, *answers)
+
+    assert result.returncode != 0
+    assert "directory already exists" in result.stdout
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("answer", "variable", "value"),
+    [
+        ("database=oracle", "database", "oracle"),
+        ("example_models=maybe", "example_models", "maybe"),
+        ("async_driver=sometimes", "async_driver", "sometimes"),
+    ],
+)
+def test_an_answer_outside_a_choice_or_yes_no_stops_the_bake_before_anything_is_written(
+    tmp_path: Path, answer: str, variable: str, value: str
+) -> None:
+    """Cookiecutter itself refuses these before any hook runs; its last line names both."""
+    result = bake_with_cli(tmp_path, answer)
+
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert variable in last_line
+    assert value in last_line
     assert list(tmp_path.iterdir()) == []

@@ -1,1 +1,1 @@
-"""{{ cookiecutter.project_name }}: SQLAlchemy models and their Alembic migrations."""
+"""SQLAlchemy models and their Alembic migrations."""
