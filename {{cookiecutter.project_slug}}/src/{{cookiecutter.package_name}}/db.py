@@ -5,13 +5,18 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from {{ cookiecutter.package_name }}.settings import DatabaseSettings, load_settings
+from {{ cookiecutter.package_name }}.settings import (
+    DatabaseSettings,
+    driver_connect_args,
+    load_settings,
+)
 
 
 def create_db_engine(settings: DatabaseSettings | None = None, **engine_options: Any) -> Engine:
     """An engine for the configured database; SQLite connections enforce foreign keys."""
     url = (settings or load_settings()).sqlalchemy_url
-    engine = create_engine(url, **engine_options)
+    connect_args = {**driver_connect_args(url), **engine_options.pop("connect_args", {})}
+    engine = create_engine(url, connect_args=connect_args, **engine_options)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _enforce_sqlite_foreign_keys)
     return engine

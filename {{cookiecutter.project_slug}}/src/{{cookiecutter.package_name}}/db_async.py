@@ -10,7 +10,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from {{ cookiecutter.package_name }}.settings import DatabaseSettings, load_settings
+from {{ cookiecutter.package_name }}.settings import (
+    DatabaseSettings,
+    driver_connect_args,
+    load_settings,
+)
 
 
 def create_db_engine(
@@ -18,7 +22,8 @@ def create_db_engine(
 ) -> AsyncEngine:
     """An async engine for the configured database; SQLite connections enforce foreign keys."""
     url = (settings or load_settings()).sqlalchemy_url
-    engine = create_async_engine(url, **engine_options)
+    connect_args = {**driver_connect_args(url), **engine_options.pop("connect_args", {})}
+    engine = create_async_engine(url, connect_args=connect_args, **engine_options)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _enforce_sqlite_foreign_keys)
     return engine

@@ -11,7 +11,7 @@ from alembic.util import CommandError
 from sqlalchemy import URL, Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from {{ cookiecutter.package_name }}.settings import MigrationSettings
+from {{ cookiecutter.package_name }}.settings import MigrationSettings, driver_connect_args
 
 # One name per database: PostgreSQL keeps advisory locks per database, MySQL per server.
 LOCK_NAME = "alembic_version"
@@ -30,13 +30,13 @@ MYSQL_LONGEST_WAIT = 31536000
 
 
 def connect_args(url: URL, settings: MigrationSettings) -> dict[str, Any]:
-    """Driver options that make an unreachable server fail after ``connect_timeout``."""
+    """Driver options for env.py: an unreachable server fails after ``connect_timeout``."""
     backend = url.get_backend_name()
     if backend == "postgresql":
         # libpq counts whole seconds and treats anything under 2 as 2.
         return {"connect_timeout": max(2, math.ceil(settings.connect_timeout))}
     if backend == "mysql":
-        return {"connect_timeout": settings.connect_timeout}
+        return {**driver_connect_args(url), "connect_timeout": settings.connect_timeout}
     return {}
 
 

@@ -1,7 +1,7 @@
 """Database settings, read from the environment and then from the project's .env file."""
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
@@ -41,6 +41,15 @@ def with_project_driver(url: URL) -> URL:
     if BARE_SCHEMES.get(url.drivername) == DRIVER.split("+")[0]:
         return url.set(drivername=DRIVER)
     return url
+
+
+def driver_connect_args(url: URL) -> dict[str, Any]:
+    """Connection arguments that ``url`` alone would hand to the driver wrongly."""
+    if url.get_backend_name() == "mysql" and url.password:
+        # PyMySQL and aiomysql encode a text password as Latin-1, while the server hashed
+        # its UTF-8 bytes: hand over the text whose Latin-1 bytes are those UTF-8 bytes.
+        return {"password": url.password.encode("utf-8").decode("latin-1")}
+    return {}
 
 
 class DatabaseSettings(BaseSettings):
