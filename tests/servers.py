@@ -105,6 +105,30 @@ class Server:
         rows = self.execute(query, database=database)
         return rows[0][0] if rows else None
 
+    @contextmanager
+    def holding_a_read_lock(self, database: str, table: str) -> Iterator[None]:
+        """Another session reading ``table`` in an open transaction, as a live app might."""
+        parts = urlsplit(self.url)
+        if self.backend == "postgresql":
+            with psycopg.connect(
+                host=self.host, port=self.port, user=parts.username,
+                password=parts.password, dbname=database,
+            ) as connection:  # fmt: skip
+                connection.execute(f"SELECT * FROM {table}").fetchall()
+                yield
+                connection.rollback()
+            return
+        connection = pymysql.connect(
+            host=self.host, port=self.port, user=parts.username,
+            password=parts.password or "", database=database,
+        )  # fmt: skip
+        with connection, connection.cursor() as cursor:
+            cursor.execute("START TRANSACTION")
+            cursor.execute(f"SELECT * FROM {table}")
+            cursor.fetchall()
+            yield
+            connection.rollback()
+
     def close(self) -> None:
         for name in self.databases:
             if self.backend == "postgresql":

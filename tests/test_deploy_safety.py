@@ -2,16 +2,19 @@
 take turns, waits are bounded, and a failed migration loses nothing."""
 
 import json
+import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import SERVERS, Project, bake_with
 from tests.servers import Server, password_checking_postgresql, server
-from tests.test_planted_faults import HEAD
+from tests.test_planted_faults import HEAD, plant_revision
 
 BEFORE_HEAD = "9a4e7c1d2b8f"
 
@@ -182,13 +185,14 @@ def test_every_kind_of_password_authenticates_as_a_url_and_as_parts_and_never_sh
 
 
 def one_line_failure(project: Project, env: dict[str, str], *argv: str) -> str:
+    """Run alembic, expecting it to fail with one FAILED line beside its INFO progress lines."""
     result = project.run("alembic", *argv, env=env, check=False)
     output = (result.stdout + result.stderr).strip()
     assert result.returncode != 0, output
-    assert len(output.splitlines()) == 1, output
-    assert output.startswith("FAILED: "), output
-    assert "Traceback" not in output
-    return output
+    failed = [line for line in output.splitlines() if not line.startswith("INFO ")]
+    assert len(failed) == 1, output
+    assert failed[0].startswith("FAILED: "), output
+    return failed[0]
 
 
 @pytest.mark.parametrize(
@@ -320,3 +324,181 @@ def test_five_deploys_at_once_take_turns_and_apply_each_revision_once(
     assert len(applied) == 3, applied
     assert admin.scalar("SELECT COUNT(*) FROM alembic_version", database) == 1
     assert version_of(admin, database) == HEAD
+
+
+def test_a_deploy_that_cannot_get_the_lock_in_time_fails_clearly(
+    postgresql_project: Project, postgresql: Server
+) -> None:
+    database = postgresql.create_database()
+    env = {"DATABASE_URL": postgresql.url_for(database, *postgresql.login)}
+
+    with slow_first_revision(postgresql_project, "SELECT pg_sleep(6)"):
+        first = start_alembic(postgresql_project, env, "upgrade", "head")
+        _wait_for_advisory_lock(postgresql, database)
+        started = time.monotonic()
+        output = one_line_failure(
+            postgresql_project, {**env, "MIGRATION_LOCK_WAIT": "1"}, "upgrade", "head"
+        )
+        waited = time.monotonic() - started
+        first_output = first.communicate(timeout=60)[0]
+
+    assert output.startswith(
+        "FAILED: another process kept the migration lock for more than MIGRATION_LOCK_WAIT (1 s)"
+    ), output
+    assert waited < 5, waited
+    assert first.returncode == 0, first_output
+    assert version_of(postgresql, database) == HEAD
+
+
+def _wait_for_advisory_lock(admin: Server, database: str) -> None:
+    """Until a session holds an advisory lock in ``database``: the first deploy's lock."""
+    query = (
+        "SELECT COUNT(*) FROM pg_locks JOIN pg_database ON pg_database.oid = pg_locks.database "
+        f"WHERE locktype = 'advisory' AND granted AND datname = '{database}'"
+    )
+    deadline = time.monotonic() + 30
+    while not admin.scalar(query, "postgres"):
+        assert time.monotonic() < deadline, "the first deploy never took the lock"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_a_migration_blocked_by_another_session_gives_up_and_keeps_the_data(
+    request: pytest.FixtureRequest, backend: str
+) -> None:
+    project: Project = request.getfixturevalue(f"{backend}_project")
+    admin: Server = request.getfixturevalue(backend)
+    database = admin.create_database()
+    env = {"DATABASE_URL": admin.url_for(database, *admin.login), "MIGRATION_LOCK_TIMEOUT": "1"}
+    project.run("alembic", "upgrade", BEFORE_HEAD, env=env)
+    admin.execute("INSERT INTO roles (name) VALUES ('admin'), ('staff')", database=database)
+
+    with admin.holding_a_read_lock(database, "roles"):
+        started = time.monotonic()
+        output = one_line_failure(project, env, "upgrade", "head")
+        waited = time.monotonic() - started
+
+    assert "gave up after MIGRATION_LOCK_TIMEOUT (1 s)" in output, output
+    assert waited < 10, waited
+    assert version_of(admin, database) == BEFORE_HEAD
+    assert admin.scalar("SELECT COUNT(*) FROM roles", database) == 2
+    project.run("alembic", "upgrade", "head", env=env)  # with the lock gone, it goes through
+    assert version_of(admin, database) == HEAD
+
+
+def test_a_statement_running_past_the_statement_timeout_is_stopped_and_rolled_back(
+    postgresql_project: Project, postgresql: Server
+) -> None:
+    database = postgresql.create_database()
+    env = {"DATABASE_URL": postgresql.url_for(database, *postgresql.login)}
+    postgresql_project.run("alembic", "upgrade", HEAD, env=env)
+    name = plant_revision(
+        postgresql_project,
+        "5a0e5a0e5a0e",
+        upgrade='    op.add_column("roles", sa.Column("rank", sa.Integer()))\n'
+        '    op.execute("SELECT pg_sleep(5)")',
+        downgrade='    op.drop_column("roles", "rank")',
+    )
+    try:
+        output = one_line_failure(
+            postgresql_project, {**env, "MIGRATION_STATEMENT_TIMEOUT": "1"}, "upgrade", "head"
+        )
+    finally:
+        (postgresql_project.path / "migrations" / "versions" / name).unlink()
+
+    assert "gave up after MIGRATION_STATEMENT_TIMEOUT (1 s)" in output, output
+    assert "canceling statement due to statement timeout" in output
+    assert version_of(postgresql, database) == HEAD
+    columns = "SELECT COUNT(*) FROM information_schema.columns WHERE column_name = 'rank'"
+    assert postgresql.scalar(columns, database) == 0
+
+
+def test_a_failing_revision_leaves_the_previous_revision_and_every_row(
+    postgresql_project: Project, postgresql: Server
+) -> None:
+    database = postgresql.create_database()
+    env = {"DATABASE_URL": postgresql.url_for(database, *postgresql.login)}
+    postgresql_project.run("alembic", "upgrade", HEAD, env=env)
+    postgresql.execute(
+        "INSERT INTO users (email, display_name) VALUES ('a@example.com', 'A'), "
+        "('b@example.com', 'B'), ('c@example.com', 'C')",
+        database=database,
+    )
+    name = plant_revision(
+        postgresql_project,
+        "fa11fa11fa11",
+        upgrade='    op.add_column("users", sa.Column("nickname", sa.String(50)))\n'
+        "    op.execute(\"UPDATE users SET nickname = 'x', display_name = 'changed'\")\n"
+        "    op.execute(\"DELETE FROM users WHERE email = 'a@example.com'\")\n"
+        '    op.create_unique_constraint("uq_users_nickname", "users", ["nickname"])',
+        downgrade='    op.drop_column("users", "nickname")',
+    )
+    try:
+        result = postgresql_project.run("alembic", "upgrade", "head", env=env, check=False)
+    finally:
+        (postgresql_project.path / "migrations" / "versions" / name).unlink()
+
+    assert result.returncode != 0
+    assert "could not create unique index" in result.stderr
+    assert version_of(postgresql, database) == HEAD
+    assert postgresql.execute(
+        "SELECT email, display_name FROM users ORDER BY email", database=database
+    ) == [("a@example.com", "A"), ("b@example.com", "B"), ("c@example.com", "C")]
+
+
+BATCH_REBUILD_OF_ROLES = """\
+import sys
+
+from alembic import command
+from alembic.config import Config
+
+from my_project.db import create_db_engine
+
+engine = create_db_engine()
+with engine.connect() as connection:
+    enforced_before = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    connection.commit()  # hand it over between transactions
+    config = Config("alembic.ini")
+    config.attributes["connection"] = connection
+    command.upgrade(config, sys.argv[1])
+    enforced_after = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    print(enforced_before, enforced_after)
+"""
+
+
+def test_a_sqlite_batch_rebuild_of_a_parent_table_keeps_every_child_row(project: Project) -> None:
+    project.run("alembic", "upgrade", "head")
+    database = project.path / "my_project.sqlite3"
+    with sqlite3.connect(database) as connection:
+        connection.executescript(
+            "INSERT INTO roles (id, name) VALUES (1, 'admin'), (2, 'staff');"
+            "INSERT INTO users (id, email, display_name) VALUES (1, 'a@x.org', 'A'), "
+            "(2, 'b@x.org', 'B');"
+            "INSERT INTO user_roles VALUES (1, 1), (1, 2), (2, 2);"
+        )
+    plant_revision(
+        project,
+        "ba7cba7cba7c",
+        upgrade='    with op.batch_alter_table("roles", recreate="always") as batch_op:\n'
+        '        batch_op.alter_column("description", type_=sa.String(500))',
+        downgrade='    with op.batch_alter_table("roles", recreate="always") as batch_op:\n'
+        '        batch_op.alter_column("description", type_=sa.Text())',
+    )
+    script = project.write("rebuild.py", BATCH_REBUILD_OF_ROLES)
+
+    # Through a connection that enforces foreign keys, as the application's engine does...
+    enforced = project.run("python", str(script), "head").stdout.split()
+    assert _count(database, "user_roles") == 3
+    # ...and through the alembic command line, back down and up again.
+    project.run("alembic", "downgrade", "-1")
+    project.run("alembic", "upgrade", "head")
+
+    assert enforced == ["1", "1"]  # on before, and on again after
+    assert _count(database, "user_roles") == 3
+    assert _count(database, "roles") == 2
+
+
+def _count(database: Path, table: str) -> int:
+    with sqlite3.connect(database) as connection:
+        count: int = connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    return count

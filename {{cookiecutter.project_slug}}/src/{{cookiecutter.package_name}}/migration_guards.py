@@ -173,12 +173,12 @@ def sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
     if connection.dialect.name != "sqlite" or not _pragma(connection, "foreign_keys"):
         yield
         return
-    _pragma(connection, "foreign_keys=OFF")
-    if _pragma(connection, "foreign_keys"):
+    if connection.in_transaction():
         raise CommandError(
-            "SQLite cannot switch off foreign keys inside a transaction; commit or roll back "
-            "the connection handed to env.py before migrating"
+            "SQLite switches foreign keys off and on only between transactions; commit or "
+            "roll back the connection handed to env.py before migrating"
         )
+    _pragma(connection, "foreign_keys=OFF")
     try:
         yield
         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
@@ -195,18 +195,20 @@ def sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
 def _pragma(connection: Connection, pragma: str) -> Any:
     """Run a PRAGMA, leaving the connection in or out of a transaction as it found it."""
     outside = not connection.in_transaction()
-    value = connection.exec_driver_sql(f"PRAGMA {pragma}").scalar()
+    result = connection.exec_driver_sql(f"PRAGMA {pragma}")
+    value = result.scalar() if result.returns_rows else None
     if outside:
         connection.commit()
     return value
 
 
 def _code(error: DBAPIError) -> str | int | None:
-    sqlstate: str | None = getattr(error.orig, "sqlstate", None)
-    if sqlstate is not None:
-        return sqlstate
+    """MySQL's error number (its SQLSTATE is too coarse), else PostgreSQL's SQLSTATE."""
     args = getattr(error.orig, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
+    if args and isinstance(args[0], int):
+        return args[0]
+    sqlstate: str | None = getattr(error.orig, "sqlstate", None)
+    return sqlstate
 
 
 def _first_line(error: DBAPIError, url: URL | None = None) -> str:
