@@ -30,7 +30,6 @@ def bake_with_cli(output: Path, *answers: str) -> subprocess.CompletedProcess[st
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        ("web_framework=flask", "ERROR: web_framework (flask): no web framework integration"),
         ("project_slug=my.project", "ERROR: project_slug (my.project): must be lowercase"),
         (
             "package_name=class",
@@ -46,4 +45,15 @@ def test_an_unsupported_answer_stops_the_bake_with_a_clear_error_and_no_output(
 
     assert result.returncode != 0
     assert expected in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_flask_with_an_async_driver_is_refused_with_the_fix(tmp_path: Path) -> None:
+    result = bake_with_cli(tmp_path, "web_framework=flask", "async_driver=true")
+
+    assert result.returncode != 0
+    assert (
+        "ERROR: async_driver (true): Flask-SQLAlchemy's sessions are synchronous, so "
+        "web_framework=flask needs the synchronous driver; bake with async_driver=false"
+    ) in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,18 @@
+"""The Flask application factory, `create_app()`, found by `flask` through .flaskenv."""
+
+from flask import Flask
+
+from {{ cookiecutter.package_name }}.db import enforce_sqlite_foreign_keys
+from {{ cookiecutter.package_name }}.extensions import db, migrate
+from {{ cookiecutter.package_name }}.settings import DatabaseSettings, load_settings
+
+
+def create_app(settings: DatabaseSettings | None = None) -> Flask:
+    """An app on the database the settings name (``DATABASE_URL`` and co.), as Alembic's."""
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = (settings or load_settings()).sqlalchemy_url
+    db.init_app(app)
+    migrate.init_app(app, db)
+    with app.app_context():
+        enforce_sqlite_foreign_keys(db.engine)
+    return app
