@@ -138,6 +138,20 @@ def test_the_app_writes_and_reads_its_models_after_flask_db_upgrade(
     }
 
 
+def test_a_malformed_database_url_stops_flask_db_in_one_line_without_echoing_it(
+    flask_project: Project,
+) -> None:
+    result = flask_project.run(
+        "flask", "db", "upgrade", env={"DATABASE_URL": "hunter2@nowhere"}, check=False
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Error: DATABASE_URL is not a database URL; expected a form like" in result.stderr
+    assert "Traceback" not in output
+    assert "hunter2" not in output
+
+
 def test_only_a_flask_project_has_the_flask_files_and_dependencies(bake: BakeProject) -> None:
     plain, flask = bake(), bake(web_framework="flask", project_slug="flask-project")
 
