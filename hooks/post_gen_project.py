@@ -23,6 +23,16 @@ OPTIONAL_FILES = {
     ],
 }
 
+# Files of each web framework; those of the frameworks not chosen are removed.
+FRAMEWORK_FILES = {
+    "flask": [
+        Path(".flaskenv"),
+        PACKAGE / "app.py",
+        PACKAGE / "extensions.py",
+        Path("tests") / "test_app.py",
+    ],
+}
+
 # Modules written twice, synchronous and async: the async one replaces the other when chosen.
 ASYNC_VARIANTS = {
     PACKAGE / "db_async.py": PACKAGE / "db.py",
@@ -65,6 +75,10 @@ def main() -> None:
                     shutil.rmtree(path)
                 else:
                     path.unlink()
+    for framework, paths in FRAMEWORK_FILES.items():
+        if ANSWERS["web_framework"] != framework:
+            for path in paths:
+                path.unlink()
     example = EXAMPLE_URLS.get(ANSWERS["database"])
     server = SERVER_STEPS.format(example=example) if example else ""
     print(NEXT_STEPS.format(slug=ANSWERS["project_slug"], server=server))

@@ -38,11 +38,6 @@ LAYOUT = {
     "db": "the package's own db module",
 }
 
-# Options the contract names but this version of the template does not build yet.
-NOT_YET_BUILT = {
-    "web_framework": ("none", "no web framework integration is built so far"),
-}
-
 
 def shown(value: object) -> str:
     """An answer as the error line shows it: one-line text as typed, anything else as JSON."""
@@ -128,12 +123,12 @@ def problems(answers: dict) -> list[str]:
                 f"{field} ({shown(value)}): {why}; "
                 f"use for example '{suggestion(value, separator, problem)}'"
             )
-    for field, (supported, why) in NOT_YET_BUILT.items():
-        if answers[field] != supported:
-            found.append(
-                f"{field} ({shown(answers[field])}): {why}; "
-                f"bake with {field}={json.dumps(supported)}"
-            )
+    if answers["async_driver"] and answers["web_framework"] == "flask":
+        found.append(
+            f"async_driver ({shown(answers['async_driver'])}): Flask-SQLAlchemy's sessions are "
+            "synchronous, so web_framework=flask needs the synchronous driver; bake with "
+            "async_driver=false, or with web_framework=none for an async project"
+        )
     return found
 
 

@@ -25,6 +25,13 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
     "postgresql-async": {"database": "postgresql", "async_driver": True},
     "mysql": {"database": "mysql"},
     "mysql-async": {"database": "mysql", "async_driver": True},
+    "sqlite-flask": {"web_framework": "flask"},
+    "postgresql-flask": {"database": "postgresql", "web_framework": "flask"},
+    "mysql-flask-without-examples": {
+        "database": "mysql",
+        "web_framework": "flask",
+        "example_models": False,
+    },
 }
 
 # Servers the baked projects' tests create their databases on. Driverless URLs on purpose:

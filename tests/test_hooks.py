@@ -44,7 +44,6 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        ("web_framework=flask", "ERROR: web_framework (flask): no web framework integration"),
         ("project_slug=my.project", "ERROR: project_slug (my.project): must be lowercase"),
         (
             "package_name=class",
@@ -247,4 +246,14 @@ def test_an_answer_outside_a_choice_or_yes_no_stops_the_bake_before_anything_is_
     last_line = result.stderr.strip().splitlines()[-1]
     assert variable in last_line
     assert value in last_line
+
+
+def test_flask_with_an_async_driver_is_refused_with_the_fix(tmp_path: Path) -> None:
+    result = bake_with_cli(tmp_path, "web_framework=flask", "async_driver=true")
+
+    assert result.returncode != 0
+    assert (
+        "ERROR: async_driver (true): Flask-SQLAlchemy's sessions are synchronous, so "
+        "web_framework=flask needs the synchronous driver; bake with async_driver=false"
+    ) in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -17,14 +17,19 @@ def create_db_engine(settings: DatabaseSettings | None = None, **engine_options:
     url = (settings or load_settings()).sqlalchemy_url
     connect_args = {**driver_connect_args(url), **engine_options.pop("connect_args", {})}
     engine = create_engine(url, connect_args=connect_args, **engine_options)
-    if url.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _enforce_sqlite_foreign_keys)
+    enforce_sqlite_foreign_keys(engine)
     return engine
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions bound to ``engine`` whose objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def enforce_sqlite_foreign_keys(engine: Engine) -> None:
+    """Make each new connection of a SQLite ``engine`` enforce foreign keys; others have them."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _enforce_sqlite_foreign_keys)
 
 
 def _enforce_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
