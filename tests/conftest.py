@@ -5,7 +5,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,27 +148,47 @@ def project(bake: BakeProject) -> Project:
     return project
 
 
-@pytest.fixture(scope="session")
-def template_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A git repository holding the template's files as a fresh clone would see them."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=TEMPLATE_ROOT,
+# Git as the tests run it: this identity, and none of the machine's own configuration.
+GIT_ENVIRONMENT = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.invalid",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.invalid",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(*arguments: str, cwd: Path) -> str:
+    """Run git in ``cwd`` with the tests' identity; its output."""
+    return subprocess.run(
+        ["git", *arguments],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENVIRONMENT},
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.split("\0")
-    repository = tmp_path_factory.mktemp("template-repository")
-    for relative in filter(None, listed):
+    ).stdout
+
+
+def template_repository(repository: Path) -> Path:
+    """A git repository holding the template's files as a fresh clone would see them."""
+    listed = git("ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=TEMPLATE_ROOT)
+    for relative in filter(None, listed.split("\0")):
         source = TEMPLATE_ROOT / relative
         if source.is_file():
             (repository / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, repository / relative)
-    git = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.invalid"]
-    subprocess.run([*git, "init", "--quiet"], cwd=repository, check=True)
-    subprocess.run([*git, "add", "--all"], cwd=repository, check=True)
-    subprocess.run([*git, "commit", "--quiet", "-m", "template"], cwd=repository, check=True)
-    yield repository
+    git("init", "--quiet", cwd=repository)
+    git("add", "--all", cwd=repository)
+    git("commit", "--quiet", "-m", "template", cwd=repository)
+    return repository
+
+
+@pytest.fixture(scope="session")
+def template_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template as a git repository, shared by the tests that only read it."""
+    return template_repository(tmp_path_factory.mktemp("template-repository"))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
