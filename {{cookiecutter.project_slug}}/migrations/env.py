@@ -12,27 +12,23 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrationScript
 from alembic.runtime.migration import MigrationContext
-from alembic.util import CommandError
-from sqlalchemy import URL, Connection, {% if not cookiecutter.async_driver %}create_engine, {% endif %}pool
+from sqlalchemy import Connection, {% if not cookiecutter.async_driver %}create_engine, {% endif %}pool
 from sqlalchemy.exc import DBAPIError
 {%- if cookiecutter.async_driver %}
 from sqlalchemy.ext.asyncio import create_async_engine
 {%- endif %}
 
 from {{ cookiecutter.package_name }}.migration_guards import (
+    MigrationSettings,
     bounded_waits,
     connect_args,
     connection_failure,
+    database_url,
+    migration_settings,
     one_migration_at_a_time,
     sqlite_foreign_keys_off,
 )
 from {{ cookiecutter.package_name }}.models import metadata
-from {{ cookiecutter.package_name }}.settings import (
-    MigrationSettings,
-    SettingsError,
-    load_migration_settings,
-    load_settings,
-)
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -98,22 +94,6 @@ def configure_options(dialect_name: str) -> dict[str, Any]:
         "render_item": render_item,
         "process_revision_directives": skip_empty_autogenerate,
     }
-
-
-def database_url() -> URL:
-    """The configured URL; a bad setting ends the command with one line naming it."""
-    try:
-        return load_settings().sqlalchemy_url
-    except SettingsError as error:
-        raise CommandError(str(error)) from None
-
-
-def migration_settings() -> MigrationSettings:
-    """The configured lock and timeout limits; a bad one ends the command in one line."""
-    try:
-        return load_migration_settings()
-    except SettingsError as error:
-        raise CommandError(str(error)) from None
 
 
 def run_migrations_offline() -> None:

@@ -1,4 +1,4 @@
-"""What env.py puts around a migration run: one deploy at a time, bounded waits, safe rebuilds."""
+"""What env.py puts around a migration: one-line errors, one deploy at a time, bounded waits."""
 
 import hashlib
 import math
@@ -11,7 +11,15 @@ from alembic.util import CommandError
 from sqlalchemy import URL, Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from {{ cookiecutter.package_name }}.settings import MigrationSettings, driver_connect_args
+# Relative, so that this module and settings.py can be copied into any package together;
+# MigrationSettings is re-exported so that env.py imports from this module alone.
+from .settings import MigrationSettings as MigrationSettings
+from .settings import (
+    SettingsError,
+    driver_connect_args,
+    load_migration_settings,
+    load_settings,
+)
 
 # One name per database: PostgreSQL keeps advisory locks per database, MySQL per server.
 LOCK_NAME = "alembic_version"
@@ -27,6 +35,22 @@ TIMEOUTS = {
 }
 # MySQL has no "no limit" for lock_wait_timeout; this is its maximum, a year.
 MYSQL_LONGEST_WAIT = 31536000
+
+
+def database_url() -> URL:
+    """The configured URL; a bad setting ends the command with one line naming it."""
+    try:
+        return load_settings().sqlalchemy_url
+    except SettingsError as error:
+        raise CommandError(str(error)) from None
+
+
+def migration_settings() -> MigrationSettings:
+    """The configured lock and timeout limits; a bad one ends the command in one line."""
+    try:
+        return load_migration_settings()
+    except SettingsError as error:
+        raise CommandError(str(error)) from None
 
 
 def connect_args(url: URL, settings: MigrationSettings) -> dict[str, Any]:
