@@ -126,6 +126,12 @@ def as_parts(admin: Server, database: str, user: str, password: str) -> dict[str
     }
 
 
+def new_database(admin: Server) -> tuple[str, dict[str, str]]:
+    """A throwaway database on ``admin``'s server, and the environment that selects it."""
+    database = admin.create_database()
+    return database, {"DATABASE_URL": admin.url_for(database, *admin.login)}
+
+
 def version_of(admin: Server, database: str) -> str | None:
     version: str | None = admin.scalar("SELECT version_num FROM alembic_version", database)
     return version
@@ -311,8 +317,7 @@ def test_five_deploys_at_once_take_turns_and_apply_each_revision_once(
 ) -> None:
     project: Project = request.getfixturevalue(f"{backend}_project")
     admin: Server = request.getfixturevalue(backend)
-    database = admin.create_database()
-    env = {"DATABASE_URL": admin.url_for(database, *admin.login)}
+    database, env = new_database(admin)
     sleep = "SELECT pg_sleep(2)" if backend == "postgresql" else "SELECT SLEEP(2)"
 
     with slow_first_revision(project, sleep):
@@ -329,8 +334,7 @@ def test_five_deploys_at_once_take_turns_and_apply_each_revision_once(
 def test_a_deploy_that_cannot_get_the_lock_in_time_fails_clearly(
     postgresql_project: Project, postgresql: Server
 ) -> None:
-    database = postgresql.create_database()
-    env = {"DATABASE_URL": postgresql.url_for(database, *postgresql.login)}
+    database, env = new_database(postgresql)
 
     with slow_first_revision(postgresql_project, "SELECT pg_sleep(6)"):
         first = start_alembic(postgresql_project, env, "upgrade", "head")
@@ -368,8 +372,8 @@ def test_a_migration_blocked_by_another_session_gives_up_and_keeps_the_data(
 ) -> None:
     project: Project = request.getfixturevalue(f"{backend}_project")
     admin: Server = request.getfixturevalue(backend)
-    database = admin.create_database()
-    env = {"DATABASE_URL": admin.url_for(database, *admin.login), "MIGRATION_LOCK_TIMEOUT": "1"}
+    database, env = new_database(admin)
+    env["MIGRATION_LOCK_TIMEOUT"] = "1"
     project.run("alembic", "upgrade", BEFORE_HEAD, env=env)
     admin.execute("INSERT INTO roles (name) VALUES ('admin'), ('staff')", database=database)
 
@@ -389,8 +393,7 @@ def test_a_migration_blocked_by_another_session_gives_up_and_keeps_the_data(
 def test_a_statement_running_past_the_statement_timeout_is_stopped_and_rolled_back(
     postgresql_project: Project, postgresql: Server
 ) -> None:
-    database = postgresql.create_database()
-    env = {"DATABASE_URL": postgresql.url_for(database, *postgresql.login)}
+    database, env = new_database(postgresql)
     postgresql_project.run("alembic", "upgrade", HEAD, env=env)
     name = plant_revision(
         postgresql_project,
@@ -416,8 +419,7 @@ def test_a_statement_running_past_the_statement_timeout_is_stopped_and_rolled_ba
 def test_a_failing_revision_leaves_the_previous_revision_and_every_row(
     postgresql_project: Project, postgresql: Server
 ) -> None:
-    database = postgresql.create_database()
-    env = {"DATABASE_URL": postgresql.url_for(database, *postgresql.login)}
+    database, env = new_database(postgresql)
     postgresql_project.run("alembic", "upgrade", HEAD, env=env)
     postgresql.execute(
         "INSERT INTO users (email, display_name) VALUES ('a@example.com', 'A'), "
