@@ -6,8 +6,6 @@ import sqlite3
 import sys
 import textwrap
 
-import pytest
-
 from tests.conftest import TEMPLATE_ROOT, BakeProject, Project, git, server_for
 from tests.test_autogenerate import PRODUCTS, autogenerate, register_products
 from tests.test_planted_faults import HEAD, plant_revision
@@ -47,7 +45,6 @@ COVERED = {
         "tests/test_readme_commands.py::test_two_heads_are_joined_by_the_readme_commands",
         '"### Two heads"',
     ),
-    # Run, and failing on a bug in the baked tests: that test is a strict xfail until it is fixed.
     'python -m pip install "psycopg[binary]"': (
         "tests/test_readme_commands.py::test_a_sqlite_project_tests_on_a_postgresql_server_as_the_readme_says",
         '"### Testing against a database server"',
@@ -141,8 +138,8 @@ def test_every_readme_command_is_run_by_a_named_template_test(bake: BakeProject)
 
 
 def test_two_heads_are_joined_by_the_readme_commands(project: Project) -> None:
-    heads, merge, upgrade, pytest = console_commands(readme_of(project), "### Two heads")
-    assert (heads, upgrade, pytest) == ("alembic heads", "alembic upgrade head", "pytest")
+    heads, merge, upgrade, tests = console_commands(readme_of(project), "### Two heads")
+    assert (heads, upgrade, tests) == ("alembic heads", "alembic upgrade head", "pytest")
     assert merge.startswith("alembic merge heads -m ")
     # One branch adds the products model; another, from the same parent, a data step.
     project.run("alembic", "upgrade", "head")
@@ -176,7 +173,7 @@ def test_two_heads_are_joined_by_the_readme_commands(project: Project) -> None:
     [merged_head] = project.run("alembic", "heads").stdout.splitlines()
     assert merged_head.startswith(f"{merge_id} (head)")
     assert f"{merge_id} (head)" in project.run("alembic", "current").stdout
-    shell(project, f"{pytest} -p no:cacheprovider")
+    shell(project, f"{tests} -p no:cacheprovider")
 
 
 def test_a_rename_written_as_the_readme_says_keeps_the_rows(project: Project) -> None:
@@ -251,11 +248,6 @@ def test_the_deploy_section_names_settings_that_exist(bake: BakeProject) -> None
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the baked tests/test_db.py (and test_db_async.py, test_async_env.py) give the test "
-    "server's URL the project's driver, DRIVER: sqlite:// with a PostgreSQL host is refused",
-)
 def test_a_sqlite_project_tests_on_a_postgresql_server_as_the_readme_says(
     bake: BakeProject,
 ) -> None:

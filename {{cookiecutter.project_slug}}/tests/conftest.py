@@ -34,6 +34,13 @@ def synchronous(url: URL) -> URL:
     return url.set(drivername=SYNC_DRIVERS.get(url.drivername, url.drivername))
 
 
+def as_database_url(url: URL) -> str:
+    """``url`` as DATABASE_URL would name it: with the project's own driver on its backend."""
+    if url.get_backend_name() == BACKEND:
+        url = url.set(drivername=DRIVER)
+    return url.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewDatabase]:
     """Makes empty databases for this run; every one is dropped when the run ends."""

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import URL, text
 
 from {{ cookiecutter.package_name }}.db import create_db_engine, create_session_factory
-from {{ cookiecutter.package_name }}.settings import DRIVER, DatabaseSettings
+from {{ cookiecutter.package_name }}.settings import DatabaseSettings
+from tests.conftest import as_database_url
 from tests.migrations.runner import MigrationRunner
 
 
@@ -26,7 +27,7 @@ def test_async_sessions_reach_the_database_the_settings_name(
     runner: MigrationRunner, database_url: URL, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner.upgrade("heads")
-    monkeypatch.setenv("DATABASE_URL", database_url.set(drivername=DRIVER).render_as_string(False))
+    monkeypatch.setenv("DATABASE_URL", as_database_url(database_url))
 
     versions = asyncio.run(read_versions(DatabaseSettings(_env_file=None)))
 

@@ -8,15 +8,15 @@ from alembic.config import Config
 from sqlalchemy import URL, Connection
 
 from {{ cookiecutter.package_name }}.db import create_db_engine
-from {{ cookiecutter.package_name }}.settings import DRIVER, DatabaseSettings
-from tests.conftest import PROJECT_ROOT
+from {{ cookiecutter.package_name }}.settings import DatabaseSettings
+from tests.conftest import PROJECT_ROOT, as_database_url
 from tests.migrations.runner import MigrationRunner
 
 
 @pytest.fixture
 def async_config(monkeypatch: pytest.MonkeyPatch, database_url: URL) -> Config:
     """alembic.ini with nothing handed in: env.py builds the async engine from DATABASE_URL."""
-    monkeypatch.setenv("DATABASE_URL", database_url.set(drivername=DRIVER).render_as_string(False))
+    monkeypatch.setenv("DATABASE_URL", as_database_url(database_url))
     config = Config(PROJECT_ROOT / "alembic.ini")
     config.attributes["configure_logger"] = False
     return config
