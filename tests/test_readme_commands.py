@@ -138,8 +138,8 @@ def test_every_readme_command_is_run_by_a_named_template_test(bake: BakeProject)
 
 
 def test_two_heads_are_joined_by_the_readme_commands(project: Project) -> None:
-    heads, merge, upgrade, tests = console_commands(readme_of(project), "### Two heads")
-    assert (heads, upgrade, tests) == ("alembic heads", "alembic upgrade head", "pytest")
+    heads, merge, upgrade, run_tests = console_commands(readme_of(project), "### Two heads")
+    assert (heads, upgrade, run_tests) == ("alembic heads", "alembic upgrade head", "pytest")
     assert merge.startswith("alembic merge heads -m ")
     # One branch adds the products model; another, from the same parent, a data step.
     project.run("alembic", "upgrade", "head")
@@ -173,7 +173,7 @@ def test_two_heads_are_joined_by_the_readme_commands(project: Project) -> None:
     [merged_head] = project.run("alembic", "heads").stdout.splitlines()
     assert merged_head.startswith(f"{merge_id} (head)")
     assert f"{merge_id} (head)" in project.run("alembic", "current").stdout
-    shell(project, f"{tests} -p no:cacheprovider")
+    shell(project, f"{run_tests} -p no:cacheprovider")
 
 
 def test_a_rename_written_as_the_readme_says_keeps_the_rows(project: Project) -> None:

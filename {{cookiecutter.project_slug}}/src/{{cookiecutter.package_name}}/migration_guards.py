@@ -197,16 +197,18 @@ def sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
     if connection.dialect.name != "sqlite" or not _pragma(connection, "foreign_keys"):
         yield
         return
-    if connection.in_transaction():
-        raise CommandError(
-            "SQLite switches foreign keys off and on only between transactions; commit or "
-            "roll back the connection handed to env.py before migrating"
-        )
     _pragma(connection, "foreign_keys=OFF")
+    if _pragma(connection, "foreign_keys"):
+        raise CommandError(
+            "SQLite cannot switch foreign keys off inside a transaction that has written; "
+            "commit or roll back the connection handed to env.py before migrating"
+        )
     try:
         yield
         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
     finally:
+        # At once when the connection is between transactions (env.py's own always is); a
+        # caller that handed one in mid-transaction gets them back with a new connection.
         _pragma(connection, "foreign_keys=ON")
     if broken:
         tables = sorted({row[0] for row in broken})
