@@ -2,17 +2,17 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from uv import find_uv_bin
+
+from tests.servers import skip_unless_answering
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,11 +51,7 @@ def server_for(database: str) -> str | None:
     """The server URL for a baked project's tests; skip (visibly) if it does not answer."""
     if database == "sqlite":
         return None
-    url = urlsplit(SERVERS[database])
-    try:
-        socket.create_connection((url.hostname, url.port), timeout=2).close()
-    except OSError as error:
-        pytest.skip(f"no {database} server at {url.hostname}:{url.port} ({error})")
+    skip_unless_answering(SERVERS[database])
     return SERVERS[database]
 
 

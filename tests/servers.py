@@ -142,14 +142,19 @@ class Server:
                 self.execute("DROP USER IF EXISTS %s@'%%'", (name,))
 
 
-@contextmanager
-def server(url: str) -> Iterator[Server]:
-    """Admin access to ``url``, skipping (visibly) when nothing answers there."""
+def skip_unless_answering(url: str) -> None:
+    """Skip the test, visibly, when no server answers at ``url``'s host and port."""
     parts = urlsplit(url)
     try:
         socket.create_connection((parts.hostname, parts.port), timeout=2).close()
     except OSError as error:
         pytest.skip(f"no server at {parts.hostname}:{parts.port} ({error})")
+
+
+@contextmanager
+def server(url: str) -> Iterator[Server]:
+    """Admin access to ``url``, skipping (visibly) when nothing answers there."""
+    skip_unless_answering(url)
     admin = Server(url)
     try:
         yield admin

@@ -3,7 +3,6 @@
 import re
 import shutil
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import pytest
 from uv import find_uv_bin
 
 from tests.conftest import BakeProject, Project
+from tests.servers import server
 
 SECTION = "## Adopting this env.py in an existing project"
 
@@ -50,16 +50,6 @@ class Order(Base):
     paid: Mapped[bool] = mapped_column(server_default=false())
     note: Mapped[str | None] = mapped_column(String(500))
 '''
-
-# Creates or drops databases on a server: python -c ADMIN <url> <statement>...
-ADMIN = """
-import sys
-from sqlalchemy import create_engine
-
-with create_engine(sys.argv[1], isolation_level="AUTOCOMMIT").connect() as connection:
-    for statement in sys.argv[2:]:
-        connection.exec_driver_sql(statement)
-"""
 
 
 @dataclass
@@ -121,21 +111,16 @@ def databases_for(project: Project, shop: Project) -> Iterator[Databases]:
     if project.test_database_url is None:
         yield Databases("sqlite:///shop.db", "sqlite:///shop.db", "sqlite:///elsewhere.db")
         return
-    server = urlsplit(project.test_database_url)
+    server_url = urlsplit(project.test_database_url)
     driver, driverless = project.context["__driver"], project.context["database"]
-    names = [f"adopt_{uuid.uuid4().hex[:12]}", f"adopt_{uuid.uuid4().hex[:12]}"]
-    admin_url = server._replace(scheme=driver).geturl()
-    try:
-        shop.run("python", "-c", ADMIN, admin_url, *(f"CREATE DATABASE {name}" for name in names))
+    with server(project.test_database_url) as admin:
+        names = [admin.create_database(), admin.create_database()]
         yield Databases(
-            ini_url=server._replace(scheme=driver, path=f"/{names[0]}").geturl(),
+            ini_url=server_url._replace(scheme=driver, path=f"/{names[0]}").geturl(),
             # Driverless, as hosting platforms hand them out.
-            url=server._replace(scheme=driverless, path=f"/{names[0]}").geturl(),
-            other_url=server._replace(scheme=driverless, path=f"/{names[1]}").geturl(),
+            url=server_url._replace(scheme=driverless, path=f"/{names[0]}").geturl(),
+            other_url=server_url._replace(scheme=driverless, path=f"/{names[1]}").geturl(),
         )
-    finally:
-        drops = (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)" for name in names)
-        shop.run("python", "-c", ADMIN, admin_url, *drops)
 
 
 def shop_with(tmp_path: Path, requirements: list[str]) -> Project:

@@ -106,7 +106,7 @@ def one_migration_at_a_time(connection: Connection, wait: float) -> Iterator[Non
 
 def _acquire(connection: Connection, backend: str, wait: float) -> bool:
     if backend == "mysql":
-        name = f"{connection.scalar(text('SELECT DATABASE()'))}.{LOCK_NAME}"[-64:]
+        name = _mysql_lock_name(connection)
         got = connection.scalar(text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait})
         return bool(got == 1)
     deadline = time.monotonic() + wait
@@ -120,10 +120,14 @@ def _acquire(connection: Connection, backend: str, wait: float) -> bool:
 
 def _release(connection: Connection, backend: str) -> None:
     if backend == "mysql":
-        name = f"{connection.scalar(text('SELECT DATABASE()'))}.{LOCK_NAME}"[-64:]
-        connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+        connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _mysql_lock_name(connection)})
     else:
         connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _key()})
+
+
+def _mysql_lock_name(connection: Connection) -> str:
+    """GET_LOCK names are server-wide: qualify LOCK_NAME with the database (64 characters)."""
+    return f"{connection.scalar(text('SELECT DATABASE()'))}.{LOCK_NAME}"[-64:]
 
 
 def _key() -> int:
