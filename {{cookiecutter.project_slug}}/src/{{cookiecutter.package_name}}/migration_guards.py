@@ -120,7 +120,8 @@ def _acquire(connection: Connection, backend: str, wait: float) -> bool:
 
 def _release(connection: Connection, backend: str) -> None:
     if backend == "mysql":
-        connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _mysql_lock_name(connection)})
+        name = _mysql_lock_name(connection)
+        connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
     else:
         connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _key()})
 
