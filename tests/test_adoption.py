@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -185,12 +186,37 @@ def adopt(shop: Project, project: Project, steps: AdoptionSteps) -> None:
     )
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+# A type of the shop's own, for a column added after adoption: the revision must import it.
+COUPON_CODE = '''\
+class CouponCode(TypeDecorator[str]):
+    """Coupon codes, stored upper-case."""
+
+    impl = String(20)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: object) -> str | None:
+        return None if value is None else value.upper()
+
+
+class Base(DeclarativeBase):'''
+
+ADOPTERS = {
+    "sqlite": {},
+    "sqlite-async": {"async_driver": True},
+    "postgresql": {"database": "postgresql"},
+    "mysql": {"database": "mysql"},
+}
+
+
+@pytest.mark.parametrize("answers", ADOPTERS.values(), ids=ADOPTERS.keys())
 def test_an_alembic_init_project_keeps_its_revision_and_takes_its_url_from_the_environment(
-    bake: BakeProject, tmp_path: Path, database: str
+    bake: BakeProject, tmp_path: Path, answers: dict[str, Any]
 ) -> None:
-    project = bake(database=database)
+    project = bake(**answers)
+    database = project.context["database"]
     steps = adoption_steps((project.path / "README.md").read_text(encoding="utf-8"))
+    # Two lines to adapt, both in env.py: settings.py finds the shop's root by itself.
+    assert [file for file, _, _ in steps.edits] == ["migrations/env.py"] * 2
     dependencies = dependencies_of(project)
     # The one dependency the README adds is the project's own; the shop has all the others.
     assert steps.requirement in dependencies
@@ -220,13 +246,26 @@ def test_an_alembic_init_project_keeps_its_revision_and_takes_its_url_from_the_e
         if database == "sqlite":
             assert (shop.path / "elsewhere.db").exists()
 
-        # The next model change autogenerates on top of the old history, and applies.
+        # The next model change, with a type of the shop's own, autogenerates on top of the
+        # old history, imports that type, and applies.
+        models = shop.path / "app" / "models.py"
         replace_line(
-            shop.path / "app" / "models.py",
+            models,
+            "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column",
+            "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n"
+            "from sqlalchemy.types import TypeDecorator",
+        )
+        replace_line(models, "class Base(DeclarativeBase):", COUPON_CODE)
+        replace_line(
+            models,
             "    note: Mapped[str | None] = mapped_column(String(500))",
             "    note: Mapped[str | None] = mapped_column(String(500))\n"
-            "    coupon: Mapped[str | None] = mapped_column(String(20), index=True)",
+            "    coupon: Mapped[str | None] = mapped_column(CouponCode(), index=True)",
         )
         shop.run("alembic", "revision", "--autogenerate", "-m", "add coupon")
+        [coupon_revision] = (shop.path / "migrations" / "versions").glob("*add_coupon.py")
+        text = coupon_revision.read_text(encoding="utf-8")
+        assert "import app.models\n" in text
+        assert "app.models.CouponCode(" in text
         upgrade = shop.run("alembic", "upgrade", "head")
         assert re.search(rf"Running upgrade {revision} -> \w+, add coupon", upgrade.stderr)

@@ -38,9 +38,12 @@ target_metadata = metadata
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
-    """Import the project's own column types in the revisions that use them."""
+    """Import the modules of column types that are not SQLAlchemy's own, like UTCDateTime.
+
+    Alembic writes such a type as ``<module>.<Type>(...)`` but imports only SQLAlchemy.
+    """
     module = type(obj).__module__
-    if type_ == "type" and module.startswith("{{ cookiecutter.package_name }}."):
+    if type_ == "type" and not module.startswith("sqlalchemy."):
         autogen_context.imports.add(f"import {module}")
     return False
 

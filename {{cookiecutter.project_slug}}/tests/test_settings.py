@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.settings import (
     DatabaseSettings,
     MigrationSettings,
     SettingsError,
+    find_project_root,
     load_migration_settings,
     load_settings,
 )
@@ -71,6 +72,36 @@ def test_a_relative_sqlite_path_is_anchored_at_the_project_root_whatever_the_cwd
     url = DatabaseSettings(_env_file=None).sqlalchemy_url
 
     assert url.database == str(PROJECT_ROOT / "data" / "app.sqlite3")
+
+
+def test_the_project_root_is_this_project_which_holds_alembic_ini() -> None:
+    assert Path(__file__).resolve().parents[1] == PROJECT_ROOT
+    assert (PROJECT_ROOT / "alembic.ini").is_file()
+
+
+@pytest.mark.parametrize(
+    ("marker", "settings_file"),
+    [("pyproject.toml", "src/app/settings.py"), ("alembic.ini", "app/settings.py")],
+)
+def test_the_project_root_is_the_nearest_directory_with_a_root_marker(
+    tmp_path: Path, marker: str, settings_file: str
+) -> None:
+    (tmp_path / "pyproject.toml").touch()  # an enclosing repository's: the nearer one wins
+    project = tmp_path / "service"
+    (project / settings_file).parent.mkdir(parents=True)
+    (project / marker).touch()
+
+    assert find_project_root(project / settings_file) == project
+
+
+def test_settings_installed_away_from_a_project_take_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    installed = tmp_path / "site-packages" / "app" / "settings.py"
+    installed.parent.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+
+    assert find_project_root(installed) == tmp_path
 
 
 def test_dotenv_is_read_and_its_unrelated_keys_are_ignored(tmp_path: Path) -> None:

@@ -9,8 +9,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-# src/<package>/settings.py -> the project root, wherever the command runs from.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Files that mark the project root, where .env lives and relative SQLite paths start.
+ROOT_MARKERS = ("alembic.ini", "pyproject.toml")
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest directory above ``start`` holding a root marker, else the working directory.
+
+    Found from this file rather than the working directory, so that every command finds the
+    same .env and SQLite file wherever it runs, in a src/ layout or a flat one alike.
+    """
+    for directory in start.parents:
+        if any((directory / marker).is_file() for marker in ROOT_MARKERS):
+            return directory
+    return Path.cwd()  # installed away from the project, say in a container's site-packages
+
+
+PROJECT_ROOT = find_project_root(Path(__file__).resolve())
 
 # The driver this project was baked with. Hosting platforms hand out URLs without one
 # (postgres://, mysql://): those mean this driver.
