@@ -57,9 +57,10 @@ def register_products(project: Project) -> None:
     init.write_text(text, encoding="utf-8")
 
 
-def autogenerate(project: Project, message: str) -> str:
+def autogenerate(project: Project, message: str, env: dict[str, str] | None = None) -> str:
+    """The text of the revision `alembic revision --autogenerate -m message` writes."""
     before = set(project.revisions())
-    project.run("alembic", "revision", "--autogenerate", "-m", message)
+    project.run("alembic", "revision", "--autogenerate", "-m", message, env=env)
     [new] = set(project.revisions()) - before
     return new.read_text(encoding="utf-8")
 
