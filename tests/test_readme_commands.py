@@ -30,6 +30,7 @@ from tests.conftest import (
 from tests.servers import Server, server
 from tests.test_autogenerate import PRODUCTS, autogenerate, register_products
 from tests.test_planted_faults import HEAD, plant_revision
+from tests.test_updates import cookiecutter_config
 
 # What counts as a command: every line of a ```console block (without its `# comment`), and
 # every `code span` outside fenced blocks whose first word, after any NAME=value assignments,
@@ -451,6 +452,7 @@ def test_the_demo_bakes_the_default_project_and_migrates_it(
     assert stamp.is_file() and stamp.read_text() == wanted, "run the tests with dev.py test"
     (template / ".venv").symlink_to(sys.prefix, target_is_directory=True)
     environment = {k: v for k, v in os.environ.items() if k not in FOREIGN_VARIABLES}
+    environment["COOKIECUTTER_CONFIG"] = str(cookiecutter_config(tmp_path))  # no replay in ~
 
     result = subprocess.run(
         ["bash", "-c", demo],
