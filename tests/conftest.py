@@ -155,12 +155,12 @@ GIT_ENVIRONMENT = {
 }
 
 
-def git(*arguments: str, cwd: Path) -> str:
-    """Run git in ``cwd`` with the tests' identity; its output."""
+def git(*arguments: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
+    """Run git in ``cwd`` with the tests' identity (and ``env``, say a commit date); its output."""
     return subprocess.run(
         ["git", *arguments],
         cwd=cwd,
-        env={**os.environ, **GIT_ENVIRONMENT},
+        env={**os.environ, **GIT_ENVIRONMENT, **(env or {})},
         capture_output=True,
         text=True,
         check=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cookiecutter.main import cookiecutter
 
-from tests.conftest import GIT_ENVIRONMENT, git, template_repository
+from tests.conftest import GIT_ENVIRONMENT, Project, git, template_repository
 
 ANSWERS = {"project_name": "Inventory Service"}
 TEMPLATE = "{{cookiecutter.project_slug}}"
@@ -30,12 +30,45 @@ class Product(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
 '''
 
+# The team's revision for it, on top of the shipped history's head.
+PRODUCTS_REVISION = '''\
+"""add products
+
+Revision ID: 5e8a1f3c7b20
+Revises: <head>
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "5e8a1f3c7b20"
+down_revision: str | Sequence[str] | None = "<head>"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "products",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("products")
+'''
+
 
 def run(command: str, cwd: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """Run a shell command line with cruft on PATH, git's test identity, no user config."""
     environment = {
         **os.environ,
         **GIT_ENVIRONMENT,
+        # The cruft of `pip install cruft`, as the README says: dev.py pip-installs the pinned
+        # cruft of requirements-test.txt into the tests' own virtualenv.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "COOKIECUTTER_CONFIG": str(cookiecutter_config(tmp_path)),
     }
@@ -73,16 +106,30 @@ def the_command(project: Path, start: str) -> str:
     return command
 
 
-def commit_everything(repository: Path, message: str) -> None:
+def the_inline_command(project: Path, start: str) -> str:
+    """A command the "Template updates" section gives in its prose, as `code`."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Template updates", 1)[1].split("\n## ", 1)[0]
+    [command] = [span for span in re.findall(r"`([^`\n]+)`", section) if span.startswith(start)]
+    return command
+
+
+def commit_everything(repository: Path, message: str, date: str | None = None) -> None:
     git("init", "--quiet", cwd=repository)  # a no-op in an existing repository
     git("add", "--all", cwd=repository)
-    git("commit", "--quiet", "-m", message, cwd=repository)
+    dated = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} if date else {}
+    git("commit", "--quiet", "-m", message, cwd=repository, env=dated)
 
 
 def team_changes(project: Path) -> None:
-    """What a team does after baking: a model module, registered, and notes in the README."""
+    """What a team does after baking: a model module, registered, its revision, README notes."""
     package = project / "src" / "inventory_service"
     (package / "models" / "products.py").write_text(PRODUCTS, encoding="utf-8")
+    versions = project / "migrations" / "versions"
+    head = sorted(versions.glob("*.py"))[-1].name.split("-")[1].split("_")[0]
+    (versions / "2026_12_01_0900-5e8a1f3c7b20_add_products.py").write_text(
+        PRODUCTS_REVISION.replace("<head>", head), encoding="utf-8"
+    )
     init = package / "models" / "__init__.py"
     init.write_text(
         init.read_text(encoding="utf-8").replace(
@@ -97,7 +144,7 @@ def team_changes(project: Path) -> None:
     commit_everything(project, "Add products")
 
 
-def template_changes(template: Path) -> str:
+def template_changes(template: Path, date: str | None = None) -> str:
     """The template's next commit: edits in files the team did and did not touch, a new file."""
     edits = {
         f"{TEMPLATE}/alembic.ini": ("truncate_slug_length = 40", "truncate_slug_length = 60"),
@@ -120,7 +167,7 @@ def template_changes(template: Path) -> str:
     (template / TEMPLATE / "CHANGELOG.md").write_text(
         "# {{ cookiecutter.project_name }} changelog\n", encoding="utf-8"
     )
-    commit_everything(template, "Template B")
+    commit_everything(template, "Template B", date)
     return git("rev-parse", "HEAD", cwd=template).strip()
 
 
@@ -173,14 +220,17 @@ def assert_updated(project: Path, template: Path, commit: str, tmp_path: Path) -
     assert json.loads((project / ".cruft.json").read_text())["commit"] == commit
 
 
-def update(project: Path, template: Path, tmp_path: Path) -> None:
-    """Commit B in the template, then the README's check and update in the project."""
-    commit = template_changes(template)
+def update(project: Path, template: Path, commit: str, tmp_path: Path) -> None:
+    """The README's check, update and review in the project, once the template has ``commit``."""
     check = the_command(project, "cruft check")
     assert run(check, project, tmp_path).returncode != 0, "cruft check missed the new commit"
 
     succeeds(the_command(project, "cruft update"), project, tmp_path)
+    review = succeeds(the_command(project, "git diff HEAD"), project, tmp_path)
 
+    assert "+SQLAlchemy 2.x models with Alembic migrations (template B)." in review
+    assert "+truncate_slug_length = 60" in review
+    assert "-Products are ours." not in review
     assert_updated(project, template, commit, tmp_path)
     succeeds(check, project, tmp_path)
 
@@ -204,7 +254,17 @@ def test_a_project_created_with_cruft_takes_the_next_template_commit(
     commit_everything(project, "Bake")
     team_changes(project)
 
-    update(project, template, tmp_path)
+    update(project, template, template_changes(template), tmp_path)
+
+    # The README's last step, in the updated project with its own virtualenv; the team's
+    # database is migrated, as it was before the update.
+    installed = Project(project, json.loads((project / ".cookiecutter.json").read_text()))
+    installed.install()
+    installed.run("alembic", "upgrade", "head")
+    verdict = installed.run("bash", "-c", the_command(project, "alembic check && pytest"))
+    assert "No new upgrade operations detected" in verdict.stdout
+    assert re.search(r"\d+ passed", verdict.stdout), verdict.stdout
+    assert "skipped" not in verdict.stdout
 
 
 def test_a_project_baked_with_cookiecutter_links_to_its_commit_and_takes_the_next(
@@ -222,10 +282,23 @@ def test_a_project_baked_with_cookiecutter_links_to_its_commit_and_takes_the_nex
     )
     commit_everything(project, "Bake")
     team_changes(project)
+    # The template moved on before the team links: B is dated an hour after the bake.
+    baked_at = int(git("log", "--reverse", "--format=%ct", cwd=project).split()[0])
+    commit = template_changes(template, date=f"{baked_at + 3600} +0000")
 
+    baked_on = git("log", "--reverse", "--format=%cI", cwd=project).split()[0]
+    find = the_inline_command(project, "git log").replace("<the date of the bake>", baked_on)
+    assert succeeds(find, template, tmp_path).strip() == first_commit
     link = the_command(project, "cruft link")
     link = link.replace("<template git URL>", str(template)).replace("<commit>", first_commit)
     succeeds(link, project, tmp_path)
     succeeds(the_command(project, "git add .cruft.json"), project, tmp_path)
 
-    update(project, template, tmp_path)
+    update(project, template, commit, tmp_path)
+    # Where the project differs from the template (as the change that would undo it): the
+    # team's work, and nothing of commit B left out.
+    differences = succeeds(the_inline_command(project, "cruft diff"), project, tmp_path)
+    assert "-Products are ours." in differences
+    assert "-from inventory_service.models.products import Product" in differences
+    assert "template B" not in differences
+    assert "alembic.ini" not in differences
