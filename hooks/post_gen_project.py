@@ -40,12 +40,14 @@ ASYNC_VARIANTS = {
 }
 
 
+# The README's quick start, so that what the bake prints and what the README says agree.
 NEXT_STEPS = """
 Created {slug}/. Next:
 
     cd {slug}
     python -m venv .venv && . .venv/bin/activate
-    python -m pip install --upgrade pip && python -m pip install -e . --group dev{server}
+    python -m pip install --upgrade pip        # `--group` needs pip 25.1 or newer
+    python -m pip install -e . --group dev{server}
     alembic upgrade head
     pytest
 
@@ -53,12 +55,13 @@ Created {slug}/. Next:
 """
 
 SERVER_STEPS = """
-    export DATABASE_URL={example}             # the database to migrate
-    export TEST_DATABASE_URL={example}        # a server the tests may create databases on"""
+    export DATABASE_URL={server}/{database}
+    export TEST_DATABASE_URL={server}/{maintenance}"""
 
-EXAMPLE_URLS = {
-    "postgresql": "postgresql://user:password@localhost:5432/postgres",
-    "mysql": "mysql://user:password@localhost:3306/mysql",
+# Each server's example address, and the database every such server has.
+SERVERS = {
+    "postgresql": ("postgresql://user:password@localhost:5432", "postgres"),
+    "mysql": ("mysql://user:password@localhost:3306", "mysql"),
 }
 
 
@@ -79,8 +82,12 @@ def main() -> None:
         if ANSWERS["web_framework"] != framework:
             for path in paths:
                 path.unlink()
-    example = EXAMPLE_URLS.get(ANSWERS["database"])
-    server = SERVER_STEPS.format(example=example) if example else ""
+    server = ""
+    if ANSWERS["database"] in SERVERS:
+        address, maintenance = SERVERS[ANSWERS["database"]]
+        server = SERVER_STEPS.format(
+            server=address, database=ANSWERS["package_name"], maintenance=maintenance
+        )
     print(NEXT_STEPS.format(slug=ANSWERS["project_slug"], server=server))
 
 

@@ -1,5 +1,6 @@
 """Answers the template cannot honour are refused, and a refused bake leaves no trace."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -257,3 +258,24 @@ def test_flask_with_an_async_driver_is_refused_with_the_fix(tmp_path: Path) -> N
         "web_framework=flask needs the synchronous driver; bake with async_driver=false"
     ) in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def commands(lines: str) -> list[str]:
+    """Shell lines without their comments."""
+    return [re.sub(r"\s+# .*", "", line).strip() for line in lines.strip().splitlines()]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql", "mysql"])
+def test_the_next_steps_printed_after_a_bake_are_the_readme_quick_start(
+    tmp_path: Path, database: str
+) -> None:
+    result = bake_with_cli(tmp_path, f"database={database}", "package_name=shop")
+
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.split("Next:\n", 1)[1].split("\n\n(or, with uv:", 1)[0]
+    readme = (tmp_path / "my-project" / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("\n## Quick start\n", 1)[1].split("```console\n", 1)[1]
+    assert commands(printed) == ["cd my-project", *commands(quick_start.split("```", 1)[0])]
+    if database != "sqlite":
+        assert f"export DATABASE_URL={database}://user:password@localhost:" in printed
+        assert printed.count("/shop\n") == 1  # the project's database, not the server's own
