@@ -142,6 +142,12 @@ class Server:
                 self.execute("DROP USER IF EXISTS %s@'%%'", (name,))
 
 
+def new_database(admin: Server) -> tuple[str, dict[str, str]]:
+    """A throwaway database on ``admin``'s server, and the environment that selects it."""
+    database = admin.create_database()
+    return database, {"DATABASE_URL": admin.url_for(database, *admin.login)}
+
+
 def skip_unless_answering(url: str) -> None:
     """Skip the test, visibly, when no server answers at ``url``'s host and port."""
     parts = urlsplit(url)

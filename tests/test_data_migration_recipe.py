@@ -7,8 +7,9 @@ from contextlib import contextmanager
 import pytest
 
 from tests.conftest import BakeProject, Project
-from tests.servers import server
+from tests.servers import new_database, server
 from tests.test_autogenerate import PRODUCTS, autogenerate, register_products
+from tests.test_readme_commands import section
 
 TEST_FILE = "tests/migrations/test_product_names.py"
 
@@ -25,11 +26,8 @@ with create_db_engine().begin() as connection:
 
 
 def python_blocks(readme: str, heading: str) -> list[str]:
-    """The ```python blocks under ``heading``, up to the next heading of its level or above."""
-    level = len(heading.split(" ", 1)[0])
-    section = readme.split(f"\n{heading}\n", 1)[1]
-    section = re.split(rf"\n#{{1,{level}}} ", section, maxsplit=1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    """The ```python blocks of the README's section under ``heading``."""
+    return re.findall(r"```python\n(.*?)```", section(readme, heading), re.DOTALL)
 
 
 @contextmanager
@@ -39,7 +37,7 @@ def database_of(project: Project) -> Iterator[dict[str, str]]:
         yield {}  # the default SQLite file in the project
         return
     with server(project.test_database_url) as admin:
-        yield {"DATABASE_URL": admin.url_for(admin.create_database(), *admin.login)}
+        yield new_database(admin)[1]
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql", "mysql"])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SERVERS, Project, bake_with
-from tests.servers import Server, password_checking_postgresql, server
+from tests.servers import Server, new_database, password_checking_postgresql, server
 from tests.test_planted_faults import HEAD, plant_revision
 
 BEFORE_HEAD = "9a4e7c1d2b8f"
@@ -124,12 +124,6 @@ def as_parts(admin: Server, database: str, user: str, password: str) -> dict[str
         "DATABASE_PASSWORD": password,
         "DATABASE_NAME": database,
     }
-
-
-def new_database(admin: Server) -> tuple[str, dict[str, str]]:
-    """A throwaway database on ``admin``'s server, and the environment that selects it."""
-    database = admin.create_database()
-    return database, {"DATABASE_URL": admin.url_for(database, *admin.login)}
 
 
 def version_of(admin: Server, database: str) -> str | None:

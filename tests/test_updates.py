@@ -11,6 +11,7 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 from tests.conftest import GIT_ENVIRONMENT, Project, git, template_repository
+from tests.test_planted_faults import plant_revision
 
 ANSWERS = {"project_name": "Inventory Service"}
 TEMPLATE = "{{cookiecutter.project_slug}}"
@@ -31,35 +32,12 @@ class Product(Base):
 '''
 
 # The team's revision for it, on top of the shipped history's head.
-PRODUCTS_REVISION = '''\
-"""add products
-
-Revision ID: 5e8a1f3c7b20
-Revises: <head>
-"""
-
-from collections.abc import Sequence
-
-import sqlalchemy as sa
-from alembic import op
-
-revision: str = "5e8a1f3c7b20"
-down_revision: str | Sequence[str] | None = "<head>"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-
-def upgrade() -> None:
+PRODUCTS_UPGRADE = """\
     op.create_table(
         "products",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
-    )
-
-
-def downgrade() -> None:
-    op.drop_table("products")
-'''
+    )"""
 
 
 def run(command: str, cwd: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -93,11 +71,15 @@ def succeeds(command: str, cwd: Path, tmp_path: Path) -> str:
     return result.stdout
 
 
+def updates_section(project: Path) -> str:
+    """The README's "Template updates" section."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    return readme.split("## Template updates", 1)[1].split("\n## ", 1)[0]
+
+
 def readme_commands(project: Path) -> list[str]:
     """The shell lines of the README's "Template updates" section, without their comments."""
-    readme = (project / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Template updates", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```console\n(.*?)```", section, re.DOTALL)
+    blocks = re.findall(r"```console\n(.*?)```", updates_section(project), re.DOTALL)
     return [re.sub(r"\s+# .*", "", line) for block in blocks for line in block.splitlines()]
 
 
@@ -108,8 +90,7 @@ def the_command(project: Path, start: str) -> str:
 
 def the_inline_command(project: Path, start: str) -> str:
     """A command the "Template updates" section gives in its prose, as `code`."""
-    readme = (project / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Template updates", 1)[1].split("\n## ", 1)[0]
+    section = updates_section(project)
     [command] = [span for span in re.findall(r"`([^`\n]+)`", section) if span.startswith(start)]
     return command
 
@@ -125,10 +106,11 @@ def team_changes(project: Path) -> None:
     """What a team does after baking: a model module, registered, its revision, README notes."""
     package = project / "src" / "inventory_service"
     (package / "models" / "products.py").write_text(PRODUCTS, encoding="utf-8")
-    versions = project / "migrations" / "versions"
-    head = sorted(versions.glob("*.py"))[-1].name.split("-")[1].split("_")[0]
-    (versions / "2026_12_01_0900-5e8a1f3c7b20_add_products.py").write_text(
-        PRODUCTS_REVISION.replace("<head>", head), encoding="utf-8"
+    plant_revision(
+        Project(project, {}),
+        "5e8a1f3c7b20",
+        upgrade=PRODUCTS_UPGRADE,
+        downgrade='    op.drop_table("products")',
     )
     init = package / "models" / "__init__.py"
     init.write_text(
