@@ -5,9 +5,9 @@ import re
 import pytest
 
 from tests.conftest import BakeProject
+from tests.project_edits import PRODUCTS, autogenerate, register_products
 from tests.readme import python_blocks
 from tests.servers import database_of
-from tests.test_autogenerate import PRODUCTS, autogenerate, register_products
 
 TEST_FILE = "tests/migrations/test_product_names.py"
 

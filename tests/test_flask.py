@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BakeProject, Project
+from tests.project_edits import PRODUCTS, register_products
 from tests.readme import python_blocks
 from tests.servers import database_of
-from tests.test_autogenerate import PRODUCTS, register_products
 
 FLASK_FILES = [
     ".flaskenv",

@@ -1,37 +1,11 @@
 """Answers the template cannot honour are refused, and a refused bake leaves no trace."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEMPLATE_ROOT
-
-
-def bake_with_cli(
-    output: Path, *answers: str, overwrite: bool = False, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run `cookiecutter --no-input` on the template as a user would, answers as KEY=VALUE."""
-    options = ["--overwrite-if-exists"] if overwrite else []
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            *options,
-            "-o",
-            str(output),
-            str(TEMPLATE_ROOT),
-            *answers,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
+from tests.cookiecutter_cli import bake_with_cli
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

@@ -27,11 +27,10 @@ from tests.conftest import (
     git,
     server_for,
 )
+from tests.cookiecutter_cli import cookiecutter_config
+from tests.project_edits import HEAD, PRODUCTS, autogenerate, plant_revision, register_products
 from tests.readme import section
 from tests.servers import Server, server
-from tests.test_autogenerate import PRODUCTS, autogenerate, register_products
-from tests.test_planted_faults import HEAD, plant_revision
-from tests.test_updates import cookiecutter_config
 
 # What counts as a command: every line of a ```console block (without its `# comment`), and
 # every `code span` outside fenced blocks whose first word, after any NAME=value assignments,
