@@ -210,6 +210,16 @@ def test_a_url_and_parts_together_are_refused(monkeypatch: pytest.MonkeyPatch) -
         ("MIGRATION_LOCK_TIMEOUT", "-1", "MIGRATION_LOCK_TIMEOUT is not valid"),
         ("MIGRATION_STATEMENT_TIMEOUT", "1 minute", "MIGRATION_STATEMENT_TIMEOUT is not valid"),
         ("MIGRATION_CONNECT_TIMEOUT", "0", "MIGRATION_CONNECT_TIMEOUT is not valid"),
+        ("MIGRATION_LOCK_TIMEOUT", "inf", "MIGRATION_LOCK_TIMEOUT is not valid"),
+        ("MIGRATION_STATEMENT_TIMEOUT", "0.0001", "MIGRATION_STATEMENT_TIMEOUT is under a milli"),
+        ("DATABASE_URL", f"{DRIVER}://u:s3cr3t@h/app%00x", "DATABASE_URL has a control char"),
+        ("DATABASE_URL", f"{DRIVER}://u@h/app\rs3cr3t", "DATABASE_URL has a control character"),
+        ("DATABASE_HOST", "h\ns3cr3t", "DATABASE_HOST has a control character"),
+        ("DATABASE_PASSWORD", "s3cr3t\x1b", "DATABASE_PASSWORD has a control character"),
+        ("DATABASE_URL", f"{DRIVER}://u@h/app?password=s3cr3t", "DATABASE_URL carries a secret"),
+        ("DATABASE_URL", f"{DRIVER}://u:s3@cr3t@h/app", "DATABASE_URL is not a database URL"),
+        ("DATABASE_URL", f"{DRIVER}://u@bad..host/app", "DATABASE_URL has a host name with an"),
+        ("DATABASE_HOST", "bad..host", "DATABASE_HOST has a host name with an empty"),
     ],
 )
 def test_a_malformed_setting_is_named_with_its_fix_in_one_line(
@@ -226,6 +236,25 @@ def test_a_malformed_setting_is_named_with_its_fix_in_one_line(
     assert "; " in message  # the fix follows the complaint
     assert "\n" not in message
     assert "s3cr3t" not in message
+
+
+def test_surrounding_whitespace_is_dropped_from_every_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for part, value in {
+        "HOST": " db.example.com\n",
+        "PORT": "6000 ",
+        "USER": "\tapp",
+        "PASSWORD": "s3cr3t\n",  # a secret file's trailing newline
+        "NAME": "app ",
+    }.items():
+        monkeypatch.setenv(f"DATABASE_{part}", value)
+
+    url = load_settings().sqlalchemy_url
+
+    assert (url.host, url.port, url.username) == ("db.example.com", 6000, "app")
+    assert url.password == "s3cr3t"
+    assert url.database and Path(url.database).name == "app"
 
 
 def test_parts_without_a_database_name_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
