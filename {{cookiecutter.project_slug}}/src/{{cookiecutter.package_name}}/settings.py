@@ -208,7 +208,8 @@ class DatabaseSettings(BaseSettings):
                 f"names the driver {url.drivername!r}, which is not installed; "
                 f"use {DRIVER}:// (this project's driver) or {DRIVER.split('+')[0]}://"
             ) from None
-        if ASYNC_DRIVER and not _is_async(url):
+        own_database = BARE_SCHEMES.get(url.get_backend_name()) == DRIVER.split("+")[0]
+        if ASYNC_DRIVER and own_database and not _is_async(url):
             raise ValueError(
                 f"names the driver {url.drivername!r}, which cannot run asynchronously as this "
                 f"project does; use {DRIVER}:// (this project's driver)"
