@@ -7,9 +7,9 @@ from contextlib import contextmanager
 import pytest
 
 from tests.conftest import BakeProject, Project
+from tests.readme import section
+from tests.revisions import PRODUCTS, autogenerate, register_products
 from tests.servers import new_database, server
-from tests.test_autogenerate import PRODUCTS, autogenerate, register_products
-from tests.test_readme_commands import section
 
 TEST_FILE = "tests/migrations/test_product_names.py"
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import SERVERS, Project, bake_with
+from tests.revisions import HEAD, plant_revision
 from tests.servers import Server, new_database, password_checking_postgresql, server
-from tests.test_planted_faults import HEAD, plant_revision
 
 BEFORE_HEAD = "9a4e7c1d2b8f"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BakeProject, Project
-from tests.test_autogenerate import PRODUCTS, register_products
+from tests.revisions import PRODUCTS, register_products
 
 FLASK_FILES = [
     ".flaskenv",

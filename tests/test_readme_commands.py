@@ -27,10 +27,10 @@ from tests.conftest import (
     git,
     server_for,
 )
+from tests.cookiecutter_cli import cookiecutter_config
+from tests.readme import section
+from tests.revisions import HEAD, PRODUCTS, autogenerate, plant_revision, register_products
 from tests.servers import Server, server
-from tests.test_autogenerate import PRODUCTS, autogenerate, register_products
-from tests.test_planted_faults import HEAD, plant_revision
-from tests.test_updates import cookiecutter_config
 
 # What counts as a command: every line of a ```console block (without its `# comment`), and
 # every `code span` outside fenced blocks whose first word, after any NAME=value assignments,
@@ -268,11 +268,6 @@ COVERED = {
         'f"cruft create {template}',
     ),
 }
-
-
-def section(readme: str, heading: str) -> str:
-    """The text under ``heading`` (say "### Two heads"), up to the next heading of levels 1-3."""
-    return re.split(r"\n#{1,3} ", readme.split(f"\n{heading}\n", 1)[1], maxsplit=1)[0]
 
 
 def console_commands(readme: str, heading: str | None = None) -> list[str]:
