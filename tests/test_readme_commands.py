@@ -215,6 +215,10 @@ COVERED = {
         "tests/test_adoption.py::test_an_alembic_init_project_keeps_its_revision_and_takes_its_url_from_the_environment",
         '"alembic", "check"',
     ),
+    'alembic revision --autogenerate -m "name constraints by the convention"': (
+        "tests/test_adoption.py::test_a_history_written_without_a_naming_convention_builds_a_fresh_database_after_adopting",
+        "shop.run(*rename, env=existing)",
+    ),
     # Template updates.
     "pip install cruft": (
         "tests/test_updates.py::run",
