@@ -148,6 +148,39 @@ def test_a_bad_url_fails_in_one_line_naming_the_variable_and_hiding_the_value(
     assert "s3cr3t" not in message
 
 
+# The fix for a URL whose driver is not installed, by this project's driver.
+SAME_DATABASE_FIX = {
+    "sqlite": "use sqlite:// (this project's driver)",
+    "sqlite+aiosqlite": "use sqlite+aiosqlite:// (this project's driver) or sqlite://",
+    "postgresql+psycopg": "use postgresql+psycopg:// (this project's driver) or postgresql://",
+    "mysql+pymysql": "use mysql+pymysql:// (this project's driver) or mysql://",
+    "mysql+aiomysql": "use mysql+aiomysql:// (this project's driver) or mysql://",
+}
+
+
+@pytest.mark.parametrize(
+    ("scheme", "fix"),
+    [
+        (f"{DRIVER.split('+')[0]}+nosuchdriver", SAME_DATABASE_FIX[DRIVER]),
+        (
+            "nosuchdatabase",
+            f"install it, or use a {DRIVER.split('+')[0]}:// URL (this project's database)",
+        ),
+    ],
+)
+def test_a_url_whose_driver_is_not_installed_is_named_with_the_url_to_use(
+    monkeypatch: pytest.MonkeyPatch, scheme: str, fix: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"{scheme}://user:s3cr3t@db.example.com/app")
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    assert str(raised.value) == (
+        f"DATABASE_URL names the driver {scheme!r}, which is not installed; {fix}"
+    )
+
+
 def test_the_url_is_kept_out_of_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/s3cr3t.sqlite3")
 

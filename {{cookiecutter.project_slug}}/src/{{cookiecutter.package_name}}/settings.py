@@ -67,6 +67,15 @@ def driver_connect_args(url: URL) -> dict[str, Any]:
     return {}
 
 
+def _driver_fix(url: URL) -> str:
+    """What to do about ``url``, whose driver is not installed."""
+    backend = DRIVER.split("+")[0]
+    if BARE_SCHEMES.get(url.get_backend_name()) != backend:
+        return f"install it, or use a {backend}:// URL (this project's database)"
+    bare = f" or {backend}://" if "+" in DRIVER else ""
+    return f"use {DRIVER}:// (this project's driver){bare}"
+
+
 class DatabaseSettings(BaseSettings):
     """Where the database lives: ``DATABASE_URL``, or its parts in ``DATABASE_HOST`` and co.
 
@@ -104,8 +113,7 @@ class DatabaseSettings(BaseSettings):
             with_project_driver(url).get_dialect().import_dbapi()
         except (NoSuchModuleError, ImportError):
             raise ValueError(
-                f"names the driver {url.drivername!r}, which is not installed; "
-                f"use {DRIVER}:// (this project's driver) or {DRIVER.split('+')[0]}://"
+                f"names the driver {url.drivername!r}, which is not installed; {_driver_fix(url)}"
             ) from None
         return SecretStr(text)
 
