@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url
 
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.settings import (
     BARE_SCHEMES,
 {%- if cookiecutter.database == "sqlite" %}
@@ -66,12 +67,19 @@ def test_a_url_without_a_driver_means_the_project_driver(
 def test_a_relative_sqlite_path_is_anchored_at_the_project_root_whatever_the_cwd(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    # A stand-in project root, so that the directory the path names is made there.
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.setattr(settings, "PROJECT_ROOT", root)
+    monkeypatch.chdir(elsewhere)
     monkeypatch.setenv("DATABASE_URL", "sqlite:///data/app.sqlite3")
 
     url = DatabaseSettings(_env_file=None).sqlalchemy_url
 
-    assert url.database == str(PROJECT_ROOT / "data" / "app.sqlite3")
+    assert url.database == str(root / "data" / "app.sqlite3")
+    assert (root / "data").is_dir()
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_the_project_root_is_this_project_which_holds_alembic_ini() -> None:

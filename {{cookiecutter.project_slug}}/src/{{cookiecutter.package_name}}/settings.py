@@ -126,7 +126,10 @@ class DatabaseSettings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> URL:
-        """The URL to connect with; a relative SQLite path is taken from the project root."""
+        """The URL to connect with; a relative SQLite path is taken from the project root.
+
+        Its directory is made there if missing, so ``sqlite:///data/app.sqlite3`` just works.
+        """
         parts = {"HOST": self.host, "PORT": self.port, "USER": self.user, "NAME": self.name}
         given = [name for name, value in parts.items() if value is not None]
         if self.password is not None:
@@ -165,7 +168,10 @@ class DatabaseSettings(BaseSettings):
         if url.get_backend_name() == "sqlite" and database and database != ":memory:":
             path = Path(database)
             if not path.is_absolute():
-                url = url.set(database=str(PROJECT_ROOT / path))
+                path = PROJECT_ROOT / path
+                # SQLite creates a missing file, not its directory (data/ of data/app.sqlite3).
+                path.parent.mkdir(parents=True, exist_ok=True)
+                url = url.set(database=str(path))
         return url
 
 
