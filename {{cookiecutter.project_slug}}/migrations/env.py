@@ -40,7 +40,8 @@ target_metadata = metadata
 # sa.ForeignKeyConstraint in op.create_table, say) by target_metadata's naming convention. A
 # history written before the models had a convention expects the database's own names there
 # (awards_team_id_fkey): False lets its revisions create those again. Autogenerate spells every
-# name out (op.f("fk_...")), so new revisions follow the convention either way.
+# name out (op.f("fk_...")), so new revisions follow the convention either way. See the
+# README's "Taking on the naming convention".
 CONVENTION_NAMES_UNNAMED_CONSTRAINTS = True
 
 
@@ -95,7 +96,7 @@ def _bare(sql: str) -> str:
 def configure_options(dialect_name: str) -> dict[str, Any]:
     """Options shared by offline and online mode, and by the tests through this file."""
     return {
-        # Alembic takes that naming convention from a MetaData, and from no list of them.
+        # A list of MetaData serves autogenerate alike, but lends Alembic no naming convention.
         "target_metadata": (
             target_metadata if CONVENTION_NAMES_UNNAMED_CONSTRAINTS else [target_metadata]
         ),
