@@ -112,7 +112,7 @@ def test_flask_db_migrate_writes_a_formatted_revision_for_a_new_model_and_none_w
     project.run("flask", "db", "migrate", "-m", "add products")
     [new] = set(project.revisions()) - set(shipped)
     # Named by alembic.ini's file_template and tidied by its ruff hooks: the project's file.
-    assert re.fullmatch(r"\d{4}_\d\d_\d\d_\d{4}-[0-9a-f]{12}_add_products\.py", new.name)
+    assert re.fullmatch(r"\d{4}_\d\d_\d\d_\d{6}-[0-9a-f]{12}_add_products\.py", new.name)
     revision = new.read_text(encoding="utf-8")
     assert 'op.create_table(\n        "products"' in revision
     assert 'op.f("uq_products_sku")' in revision

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url
 
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.settings import (
     BARE_SCHEMES,
 {%- if cookiecutter.database == "sqlite" %}
@@ -66,12 +67,19 @@ def test_a_url_without_a_driver_means_the_project_driver(
 def test_a_relative_sqlite_path_is_anchored_at_the_project_root_whatever_the_cwd(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    # A stand-in project root, so that the directory the path names is made there.
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.setattr(settings, "PROJECT_ROOT", root)
+    monkeypatch.chdir(elsewhere)
     monkeypatch.setenv("DATABASE_URL", "sqlite:///data/app.sqlite3")
 
     url = DatabaseSettings(_env_file=None).sqlalchemy_url
 
-    assert url.database == str(PROJECT_ROOT / "data" / "app.sqlite3")
+    assert url.database == str(root / "data" / "app.sqlite3")
+    assert (root / "data").is_dir()
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_the_project_root_is_this_project_which_holds_alembic_ini() -> None:
@@ -146,6 +154,39 @@ def test_a_bad_url_fails_in_one_line_naming_the_variable_and_hiding_the_value(
     assert message.startswith(complaint)
     assert "\n" not in message
     assert "s3cr3t" not in message
+
+
+# The fix for a URL whose driver is not installed, by this project's driver.
+SAME_DATABASE_FIX = {
+    "sqlite": "use sqlite:// (this project's driver)",
+    "sqlite+aiosqlite": "use sqlite+aiosqlite:// (this project's driver) or sqlite://",
+    "postgresql+psycopg": "use postgresql+psycopg:// (this project's driver) or postgresql://",
+    "mysql+pymysql": "use mysql+pymysql:// (this project's driver) or mysql://",
+    "mysql+aiomysql": "use mysql+aiomysql:// (this project's driver) or mysql://",
+}
+
+
+@pytest.mark.parametrize(
+    ("scheme", "fix"),
+    [
+        (f"{DRIVER.split('+')[0]}+nosuchdriver", SAME_DATABASE_FIX[DRIVER]),
+        (
+            "nosuchdatabase",
+            f"install it, or use a {DRIVER.split('+')[0]}:// URL (this project's database)",
+        ),
+    ],
+)
+def test_a_url_whose_driver_is_not_installed_is_named_with_the_url_to_use(
+    monkeypatch: pytest.MonkeyPatch, scheme: str, fix: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"{scheme}://user:s3cr3t@db.example.com/app")
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    assert str(raised.value) == (
+        f"DATABASE_URL names the driver {scheme!r}, which is not installed; {fix}"
+    )
 
 
 def test_the_url_is_kept_out_of_repr(monkeypatch: pytest.MonkeyPatch) -> None:

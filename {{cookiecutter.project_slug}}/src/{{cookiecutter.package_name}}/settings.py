@@ -134,6 +134,15 @@ def driver_connect_args(url: URL) -> dict[str, Any]:
     return {}
 
 
+def _driver_fix(url: URL) -> str:
+    """What to do about ``url``, whose driver is not installed."""
+    backend = DRIVER.split("+")[0]
+    if BARE_SCHEMES.get(url.get_backend_name()) != backend:
+        return f"install it, or use a {backend}:// URL (this project's database)"
+    bare = f" or {backend}://" if "+" in DRIVER else ""
+    return f"use {DRIVER}:// (this project's driver){bare}"
+
+
 class DatabaseSettings(BaseSettings):
     """Where the database lives: ``DATABASE_URL``, or its parts in ``DATABASE_HOST`` and co.
 
@@ -205,8 +214,7 @@ class DatabaseSettings(BaseSettings):
             with_project_driver(url).get_dialect().import_dbapi()
         except (NoSuchModuleError, ImportError):
             raise ValueError(
-                f"names the driver {url.drivername!r}, which is not installed; "
-                f"use {DRIVER}:// (this project's driver) or {DRIVER.split('+')[0]}://"
+                f"names the driver {url.drivername!r}, which is not installed; {_driver_fix(url)}"
             ) from None
         own_database = BARE_SCHEMES.get(url.get_backend_name()) == DRIVER.split("+")[0]
         if ASYNC_DRIVER and own_database and not _is_async(url):
@@ -218,7 +226,10 @@ class DatabaseSettings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> URL:
-        """The URL to connect with; a relative SQLite path is taken from the project root."""
+        """The URL to connect with; a relative SQLite path is taken from the project root.
+
+        Its directory is made there if missing, so ``sqlite:///data/app.sqlite3`` just works.
+        """
         parts = {"HOST": self.host, "PORT": self.port, "USER": self.user, "NAME": self.name}
         given = [name for name, value in parts.items() if value is not None]
         if self.password is not None:
@@ -257,7 +268,10 @@ class DatabaseSettings(BaseSettings):
         if url.get_backend_name() == "sqlite" and database and database != ":memory:":
             path = Path(database)
             if not path.is_absolute():
-                url = url.set(database=str(PROJECT_ROOT / path))
+                path = PROJECT_ROOT / path
+                # SQLite creates a missing file, not its directory (data/ of data/app.sqlite3).
+                path.parent.mkdir(parents=True, exist_ok=True)
+                url = url.set(database=str(path))
         return url
 
 
