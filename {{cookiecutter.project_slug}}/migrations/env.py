@@ -13,7 +13,6 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrationScript
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, {% if not cookiecutter.async_driver %}create_engine, {% endif %}pool
-from sqlalchemy.exc import DBAPIError
 {%- if cookiecutter.async_driver %}
 from sqlalchemy.ext.asyncio import create_async_engine
 {%- endif %}
@@ -21,9 +20,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from {{ cookiecutter.package_name }}.migration_guards import (
     MigrationSettings,
     bounded_waits,
+{%- if not cookiecutter.async_driver %}
+    connect,
+{%- endif %}
     connect_args,
-    connection_failure,
+{%- if cookiecutter.async_driver %}
+    connect_async,
+{%- endif %}
     database_url,
+    guard_engine,
     migration_settings,
     one_migration_at_a_time,
     sqlite_foreign_keys_off,
@@ -136,11 +141,8 @@ async def run_async_migrations() -> None:
     engine = create_async_engine(
         url, poolclass=pool.NullPool, connect_args=connect_args(url, settings)
     )
-    connection = engine.connect()
-    try:
-        await connection.start()
-    except DBAPIError as error:
-        raise connection_failure(error, url) from None
+    guard_engine(engine.sync_engine, changes_schema())
+    connection = await connect_async(engine, settings)
     try:
         await connection.run_sync(run_deploy, settings)
     finally:
@@ -163,20 +165,27 @@ def run_to_completion(coroutine: Coroutine[Any, Any, None]) -> None:
         engine = create_engine(
             url, poolclass=pool.NullPool, connect_args=connect_args(url, settings)
         )
-        try:
-            connection = engine.connect()
-        except DBAPIError as error:
-            raise connection_failure(error, url) from None
-        with connection:
+        guard_engine(engine, changes_schema())
+        with connect(engine, settings) as connection:
             run_deploy(connection, settings)
         engine.dispose()
 {%- endif %}
 
 
+def changes_schema() -> bool:
+    """Whether this command writes: Alembic names a destination revision for upgrade,
+    downgrade and stamp only; current, check and revision --autogenerate just read."""
+    try:
+        context.get_revision_argument()
+    except KeyError:
+        return False
+    return True
+
+
 def run_deploy(connection: Connection, settings: MigrationSettings) -> None:
     """Migrate on env.py's own connection: one process at a time, and no endless waits."""
     with (
-        one_migration_at_a_time(connection, settings.lock_wait),
+        one_migration_at_a_time(connection, settings, changes_schema()),
         bounded_waits(connection, settings),
     ):
         run_migrations(connection)

@@ -184,6 +184,8 @@ class MigrationSettings(BaseSettings):
     """How long one statement may run (0: no limit)."""
     connect_timeout: float = Field(default=10, gt=0)
     """How long to wait for the database server to answer."""
+    idle_timeout: float = Field(default=60, ge=0)
+    """How long the server keeps a migration session whose client went silent (0: no limit)."""
 
 
 # What a valid value looks like, for the error line of a malformed one.
@@ -193,6 +195,7 @@ EXPECTED = {
     "lock_timeout": "a number of seconds such as 10 (0 for no limit)",
     "statement_timeout": "a number of seconds such as 300 (0 for no limit)",
     "connect_timeout": "a number of seconds such as 10",
+    "idle_timeout": "a number of seconds such as 60 (0 for no limit)",
 }
 
 Settings = TypeVar("Settings", bound=BaseSettings)
