@@ -245,12 +245,14 @@ def _end_session_when_silent(
     if not seconds:
         return
     if backend == "postgresql":
+        version = connection.dialect.server_version_info or (0,)
         options = {
             "idle_in_transaction_session_timeout": seconds * 1000,
-            "tcp_user_timeout": seconds * 1000,
             **_keepalives("tcp_keepalives_", seconds),
         }
-        if (connection.dialect.server_version_info or (0,)) >= (14,):
+        if version >= (12,):
+            options["tcp_user_timeout"] = seconds * 1000
+        if version >= (14,):
             options["idle_session_timeout"] = seconds * 1000
         # Whole numbers of our own making: safe to write into the statement.
         calls = (f"set_config('{name}', '{value}', false)" for name, value in options.items())
