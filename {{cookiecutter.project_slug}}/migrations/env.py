@@ -173,8 +173,11 @@ def run_to_completion(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 def changes_schema() -> bool:
-    """Whether this command writes: Alembic names a destination revision for upgrade,
-    downgrade and stamp only; current, check and revision --autogenerate just read."""
+    """Whether this command changes the schema, and so takes the deploy lock.
+
+    Alembic names a destination revision for upgrade, downgrade and stamp only; current, check
+    and revision --autogenerate only read, and must not queue behind a running deploy.
+    """
     try:
         context.get_revision_argument()
     except KeyError:
