@@ -40,6 +40,8 @@ TIMEOUTS = {
 }
 # MySQL has no "no limit" for lock_wait_timeout; this is its maximum, a year.
 MYSQL_LONGEST_WAIT = 31536000
+# The longest idle_timeout PostgreSQL can take, in seconds: its limit is 2**31 - 1 milliseconds.
+LONGEST_SILENCE = (2**31 - 1) // 1000
 
 
 def database_url() -> URL:
@@ -266,8 +268,11 @@ def _end_session_when_silent(
 
 
 def _silence_seconds(settings: MigrationSettings) -> int:
-    """``idle_timeout`` in whole seconds (what the servers and TCP count in); 0: no limit."""
-    return math.ceil(settings.idle_timeout)
+    """``idle_timeout`` in whole seconds (what the servers and TCP count in); 0: no limit.
+
+    Capped at what PostgreSQL's millisecond settings hold (24 days; MySQL's hold more).
+    """
+    return min(math.ceil(settings.idle_timeout), LONGEST_SILENCE)
 
 
 def _keepalives(prefix: str, seconds: int) -> dict[str, int]:
@@ -275,9 +280,9 @@ def _keepalives(prefix: str, seconds: int) -> dict[str, int]:
     if not seconds:
         return {}
     probe = max(1, seconds // 6)
-    return {
-        f"{prefix}idle": max(1, seconds - 3 * probe),
-        f"{prefix}interval": probe,
+    return {  # Linux takes at most 32767 s for each
+        f"{prefix}idle": min(max(1, seconds - 3 * probe), 32767),
+        f"{prefix}interval": min(probe, 32767),
         f"{prefix}count": 3,
     }
 
