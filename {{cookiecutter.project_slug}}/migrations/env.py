@@ -28,6 +28,7 @@ from {{ cookiecutter.package_name }}.migration_guards import (
     connect_async,
 {%- endif %}
     database_url,
+    ddl_options,
     guard_engine,
     migration_settings,
     one_migration_at_a_time,
@@ -197,7 +198,11 @@ def run_deploy(connection: Connection, settings: MigrationSettings) -> None:
 def run_migrations(connection: Connection) -> None:
     """Run the pending migrations on ``connection``."""
     with sqlite_foreign_keys_off(connection):
-        context.configure(connection=connection, **configure_options(connection.dialect.name))
+        context.configure(
+            connection=connection,
+            **configure_options(connection.dialect.name),
+            **ddl_options(connection),
+        )
         with context.begin_transaction():
             context.run_migrations()
 

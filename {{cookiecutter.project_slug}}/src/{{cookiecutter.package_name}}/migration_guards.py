@@ -92,6 +92,13 @@ def guard_engine(engine: Engine, changes_schema: bool) -> None:
         event.listen(engine, "begin", _begin_immediate)
 
 
+def ddl_options(connection: Connection) -> dict[str, Any]:
+    """Tell Alembic that DDL is transactional on a SQLite engine prepared by guard_engine."""
+    if event.contains(connection.engine, "begin", _begin_immediate):
+        return {"transactional_ddl": True}
+    return {}
+
+
 def _unbounded_statements(dbapi_connection: Any, _record: Any) -> None:
     """Connected: a migration statement may take as long as it needs (PyMySQL's timeouts)."""
     dbapi_connection._read_timeout = None
