@@ -599,7 +599,7 @@ def test_the_deploy_section_names_settings_that_exist(bake: BakeProject) -> None
         f"MIGRATION_{name.upper()}" for name in re.findall(r"^    (\w+): float", settings, re.M)
     }
 
-    assert named == {"MIGRATION_LOCK_WAIT", "MIGRATION_LOCK_TIMEOUT"}
+    assert named == {"MIGRATION_LOCK_WAIT", "MIGRATION_LOCK_TIMEOUT", "MIGRATION_IDLE_TIMEOUT"}
     assert named <= fields
     assert console_commands(section, "### Run migrations once per deploy") == [
         "alembic upgrade head"

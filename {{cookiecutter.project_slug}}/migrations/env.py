@@ -13,7 +13,6 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrationScript
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, {% if not cookiecutter.async_driver %}create_engine, {% endif %}pool
-from sqlalchemy.exc import DBAPIError
 {%- if cookiecutter.async_driver %}
 from sqlalchemy.ext.asyncio import create_async_engine
 {%- endif %}
@@ -21,9 +20,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from {{ cookiecutter.package_name }}.migration_guards import (
     MigrationSettings,
     bounded_waits,
+{%- if not cookiecutter.async_driver %}
+    connect,
+{%- endif %}
     connect_args,
-    connection_failure,
+{%- if cookiecutter.async_driver %}
+    connect_async,
+{%- endif %}
     database_url,
+    ddl_options,
+    guard_engine,
     migration_settings,
     one_migration_at_a_time,
     sqlite_foreign_keys_off,
@@ -147,11 +153,8 @@ async def run_async_migrations() -> None:
     engine = create_async_engine(
         url, poolclass=pool.NullPool, connect_args=connect_args(url, settings)
     )
-    connection = engine.connect()
-    try:
-        await connection.start()
-    except DBAPIError as error:
-        raise connection_failure(error, url) from None
+    guard_engine(engine.sync_engine, changes_schema())
+    connection = await connect_async(engine, settings)
     try:
         await connection.run_sync(run_deploy, settings)
     finally:
@@ -174,20 +177,30 @@ def run_to_completion(coroutine: Coroutine[Any, Any, None]) -> None:
         engine = create_engine(
             url, poolclass=pool.NullPool, connect_args=connect_args(url, settings)
         )
-        try:
-            connection = engine.connect()
-        except DBAPIError as error:
-            raise connection_failure(error, url) from None
-        with connection:
+        guard_engine(engine, changes_schema())
+        with connect(engine, settings) as connection:
             run_deploy(connection, settings)
         engine.dispose()
 {%- endif %}
 
 
+def changes_schema() -> bool:
+    """Whether this command changes the schema, and so takes the deploy lock.
+
+    Alembic names a destination revision for upgrade, downgrade and stamp only; current, check
+    and revision --autogenerate only read, and must not queue behind a running deploy.
+    """
+    try:
+        context.get_revision_argument()
+    except KeyError:
+        return False
+    return True
+
+
 def run_deploy(connection: Connection, settings: MigrationSettings) -> None:
     """Migrate on env.py's own connection: one process at a time, and no endless waits."""
     with (
-        one_migration_at_a_time(connection, settings.lock_wait),
+        one_migration_at_a_time(connection, settings, changes_schema()),
         bounded_waits(connection, settings),
     ):
         run_migrations(connection)
@@ -196,7 +209,11 @@ def run_deploy(connection: Connection, settings: MigrationSettings) -> None:
 def run_migrations(connection: Connection) -> None:
     """Run the pending migrations on ``connection``."""
     with sqlite_foreign_keys_off(connection):
-        context.configure(connection=connection, **configure_options(connection.dialect.name))
+        context.configure(
+            connection=connection,
+            **configure_options(connection.dialect.name),
+            **ddl_options(connection),
+        )
         with context.begin_transaction():
             context.run_migrations()
 

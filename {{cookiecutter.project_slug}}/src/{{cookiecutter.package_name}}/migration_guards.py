@@ -1,14 +1,16 @@
 """What env.py puts around a migration: one-line errors, one deploy at a time, bounded waits."""
 
+import asyncio
 import hashlib
 import math
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic.util import CommandError
-from sqlalchemy import URL, Connection, text
+from sqlalchemy import URL, Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 # Relative, so that this module and settings.py can be copied into any package together;
@@ -20,6 +22,9 @@ from .settings import (
     load_migration_settings,
     load_settings,
 )
+
+if TYPE_CHECKING:  # the async extension needs greenlet, which only async projects install
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 # One name per database: PostgreSQL keeps advisory locks per database, MySQL per server.
 LOCK_NAME = "alembic_version"
@@ -35,6 +40,8 @@ TIMEOUTS = {
 }
 # MySQL has no "no limit" for lock_wait_timeout; this is its maximum, a year.
 MYSQL_LONGEST_WAIT = 31536000
+# The longest idle_timeout PostgreSQL can take, in seconds: its limit is 2**31 - 1 milliseconds.
+LONGEST_SILENCE = (2**31 - 1) // 1000
 
 
 def database_url() -> URL:
@@ -57,11 +64,98 @@ def connect_args(url: URL, settings: MigrationSettings) -> dict[str, Any]:
     """Driver options for env.py: an unreachable server fails after ``connect_timeout``."""
     backend = url.get_backend_name()
     if backend == "postgresql":
-        # libpq counts whole seconds and treats anything under 2 as 2.
-        return {"connect_timeout": max(2, math.ceil(settings.connect_timeout))}
+        # libpq counts whole seconds and treats anything under 2 as 2. Keepalives and
+        # tcp_user_timeout make the client give up on a server that vanished mid-migration.
+        silence = _silence_seconds(settings)
+        return {
+            "connect_timeout": max(2, math.ceil(settings.connect_timeout)),
+            **_keepalives("keepalives_", silence),
+            **({"keepalives": 1, "tcp_user_timeout": silence * 1000} if silence else {}),
+        }
     if backend == "mysql":
-        return {**driver_connect_args(url), "connect_timeout": settings.connect_timeout}
+        options = {**driver_connect_args(url), "connect_timeout": settings.connect_timeout}
+        if url.get_driver_name() == "pymysql":
+            # PyMySQL's connect_timeout covers the TCP connect only, not the handshake that
+            # follows: bound each read and write until connected (guard_engine lifts it).
+            options |= {"read_timeout": settings.connect_timeout}
+            options |= {"write_timeout": settings.connect_timeout}
+        return options
     return {}
+
+
+def guard_engine(engine: Engine, changes_schema: bool) -> None:
+    """Prepare env.py's own engine (the sync one of an async engine): see the two hooks."""
+    if engine.dialect.name == "mysql" and engine.dialect.driver == "pymysql":
+        event.listen(engine, "connect", _unbounded_statements)
+    if engine.dialect.name == "sqlite" and changes_schema:
+        event.listen(engine, "connect", _driver_opens_no_transactions)
+        event.listen(engine, "begin", _begin_immediate)
+
+
+def ddl_options(connection: Connection) -> dict[str, Any]:
+    """Tell Alembic that DDL is transactional on a SQLite engine prepared by guard_engine."""
+    if event.contains(connection.engine, "begin", _begin_immediate):
+        return {"transactional_ddl": True}
+    return {}
+
+
+def _unbounded_statements(dbapi_connection: Any, _record: Any) -> None:
+    """Connected: a migration statement may take as long as it needs (PyMySQL's timeouts)."""
+    dbapi_connection._read_timeout = None
+    dbapi_connection._write_timeout = None
+
+
+def _driver_opens_no_transactions(dbapi_connection: Any, _record: Any) -> None:
+    """Python's sqlite3 opens transactions before INSERT/UPDATE/DELETE only, so DDL would
+    commit statement by statement; SQLAlchemy's recipe takes the BEGIN over (_begin_immediate).
+    """
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """Each revision in one SQLite transaction, CREATE, ALTER, DROP and batch copies included,
+    with the write lock taken at once rather than at the first write (no deadlock to lose).
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def connect(engine: Engine, settings: MigrationSettings) -> Connection:
+    """A connection of ``engine``; no answer or a refusal is one line naming the setting."""
+    started = time.monotonic()
+    try:
+        return engine.connect()
+    except DBAPIError as error:
+        if time.monotonic() - started >= settings.connect_timeout:
+            raise connect_timeout_failure(engine.url, settings) from None
+        raise connection_failure(error, engine.url) from None
+
+
+async def connect_async(engine: "AsyncEngine", settings: MigrationSettings) -> "AsyncConnection":
+    """``connect`` for an async engine: the whole handshake within ``connect_timeout``.
+
+    aiomysql's connect_timeout covers the TCP connect only; the wait here covers the rest.
+    """
+    connection = engine.connect()
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(connection.start(), settings.connect_timeout)
+    except asyncio.TimeoutError:
+        raise connect_timeout_failure(engine.url, settings) from None
+    except DBAPIError as error:
+        if time.monotonic() - started >= settings.connect_timeout:
+            raise connect_timeout_failure(engine.url, settings) from None
+        raise connection_failure(error, engine.url) from None
+    return connection
+
+
+def connect_timeout_failure(url: URL, settings: MigrationSettings) -> CommandError:
+    """One line for a server that did not answer in time, with the password hidden."""
+    where = url.render_as_string(hide_password=True)
+    return CommandError(
+        f"cannot connect to {where}: no answer within MIGRATION_CONNECT_TIMEOUT "
+        f"({settings.connect_timeout:g} s); check that the server is up and that DATABASE_URL "
+        "(or DATABASE_HOST, DATABASE_PORT) names it, or raise MIGRATION_CONNECT_TIMEOUT"
+    )
 
 
 def connection_failure(error: DBAPIError, url: URL) -> CommandError:
@@ -76,23 +170,63 @@ def connection_failure(error: DBAPIError, url: URL) -> CommandError:
 
 
 @contextmanager
-def one_migration_at_a_time(connection: Connection, wait: float) -> Iterator[None]:
+def one_migration_at_a_time(
+    connection: Connection, settings: MigrationSettings, changes_schema: bool = True
+) -> Iterator[None]:
     """Hold the database's migration lock while migrating, so concurrent deploys take turns.
 
     The lock belongs to the session (an advisory lock on PostgreSQL, GET_LOCK on MySQL): it is
-    released on the way out, or by the server if the process dies. The deploys that waited
-    find the version table at head and have nothing left to do. SQLite has nothing to hold.
+    released on the way out, or by the server if the process dies or goes silent for
+    ``idle_timeout``. The deploys that waited find the version table at head and have nothing
+    left to do. On SQLite the lock is a transaction on a file beside the database. Commands
+    that only read (``alembic current``, ``check``) take no lock and never wait for one.
     """
     backend = connection.dialect.name
-    if backend not in ("postgresql", "mysql"):
+    if not changes_schema:
+        yield
+    elif backend == "sqlite":
+        with _sqlite_lock(connection, settings.lock_wait):
+            yield
+    elif backend in ("postgresql", "mysql"):
+        with _server_lock(connection, backend, settings):
+            yield
+    else:
+        yield
+
+
+def _lock_wait_failure(wait: float) -> CommandError:
+    return CommandError(
+        f"another process kept the migration lock for more than MIGRATION_LOCK_WAIT "
+        f"({wait:g} s); it may still be migrating: check `alembic current`, "
+        "then retry or raise MIGRATION_LOCK_WAIT"
+    )
+
+
+@contextmanager
+def _sqlite_lock(connection: Connection, wait: float) -> Iterator[None]:
+    """An exclusive transaction on ``<database>-lock``; the system frees it if we die."""
+    database = connection.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
         yield
         return
-    if not _acquire(connection, backend, wait):
-        raise CommandError(
-            f"another process kept the migration lock for more than MIGRATION_LOCK_WAIT "
-            f"({wait:g} s); it may still be migrating: check `alembic current`, "
-            "then retry or raise MIGRATION_LOCK_WAIT"
-        )
+    lock = sqlite3.connect(f"{database}-lock", timeout=wait, isolation_level=None)
+    try:
+        try:
+            lock.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError:
+            raise _lock_wait_failure(wait) from None
+        yield
+    finally:
+        lock.close()
+
+
+@contextmanager
+def _server_lock(
+    connection: Connection, backend: str, settings: MigrationSettings
+) -> Iterator[None]:
+    _end_session_when_silent(connection, backend, settings)
+    if not _acquire(connection, backend, settings.lock_wait):
+        raise _lock_wait_failure(settings.lock_wait)
     connection.commit()
     try:
         yield
@@ -103,6 +237,62 @@ def one_migration_at_a_time(connection: Connection, wait: float) -> Iterator[Non
             connection.commit()
         except DBAPIError:
             pass  # The connection is gone, and the server freed the lock with it.
+
+
+def _end_session_when_silent(
+    connection: Connection, backend: str, settings: MigrationSettings
+) -> None:
+    """Have the server end this session, and so free its locks, when its client goes silent.
+
+    A client that stops talking (its network broke, its host froze) would otherwise hold the
+    migration lock and its table locks until TCP gave up, which takes hours. After
+    ``idle_timeout`` seconds waiting for the client, the server ends the session and rolls
+    back its revision (PostgreSQL: idle-in-transaction and idle session timeouts, and TCP
+    keepalives and user timeout for a vanished peer; MySQL/MariaDB: wait_timeout and
+    net_read/write_timeout).
+    """
+    seconds = _silence_seconds(settings)
+    if not seconds:
+        return
+    if backend == "postgresql":
+        version = connection.dialect.server_version_info or (0,)
+        options = {
+            "idle_in_transaction_session_timeout": seconds * 1000,
+            **_keepalives("tcp_keepalives_", seconds),
+        }
+        if version >= (12,):
+            options["tcp_user_timeout"] = seconds * 1000
+        if version >= (14,):
+            options["idle_session_timeout"] = seconds * 1000
+        # Whole numbers of our own making: safe to write into the statement.
+        calls = (f"set_config('{name}', '{value}', false)" for name, value in options.items())
+        connection.exec_driver_sql(f"SELECT {', '.join(calls)}")
+    else:
+        connection.execute(
+            text("SET SESSION wait_timeout = :s, net_read_timeout = :s, net_write_timeout = :s"),
+            {"s": seconds},
+        )
+    connection.commit()
+
+
+def _silence_seconds(settings: MigrationSettings) -> int:
+    """``idle_timeout`` in whole seconds (what the servers and TCP count in); 0: no limit.
+
+    Capped at what PostgreSQL's millisecond settings hold (24 days; MySQL's hold more).
+    """
+    return min(math.ceil(settings.idle_timeout), LONGEST_SILENCE)
+
+
+def _keepalives(prefix: str, seconds: int) -> dict[str, int]:
+    """TCP keepalive options (as libpq and PostgreSQL name them) that notice a lost peer."""
+    if not seconds:
+        return {}
+    probe = max(1, seconds // 6)
+    return {  # Linux takes at most 32767 s for each
+        f"{prefix}idle": min(max(1, seconds - 3 * probe), 32767),
+        f"{prefix}interval": min(probe, 32767),
+        f"{prefix}count": 3,
+    }
 
 
 def _acquire(connection: Connection, backend: str, wait: float) -> bool:
@@ -150,14 +340,20 @@ def bounded_waits(connection: Connection, settings: MigrationSettings) -> Iterat
     try:
         yield
     except OperationalError as error:
-        setting = TIMEOUTS.get(_code(error))
-        if setting is None:
-            raise
-        seconds = getattr(settings, setting.removeprefix("MIGRATION_").lower())
         if connection.dialect.name == "mysql":
             state = "MySQL cannot roll back DDL: check `alembic current` and the tables it touched"
         else:
             state = "its revision was rolled back and the database is at the revision before it"
+        setting = TIMEOUTS.get(_code(error))
+        if setting is None and error.connection_invalidated:
+            raise CommandError(
+                f"lost the connection to the database mid-migration ({_first_line(error)}); "
+                f"{state}; retry when the network is back (the server ends a migration session "
+                f"that stays silent for MIGRATION_IDLE_TIMEOUT, {settings.idle_timeout:g} s)"
+            ) from None
+        if setting is None:
+            raise
+        seconds = getattr(settings, setting.removeprefix("MIGRATION_").lower())
         raise CommandError(
             f"a statement gave up after {setting} ({seconds:g} s): {_first_line(error)}; {state}; "
             f"retry when the other session is done, or raise {setting}"
@@ -225,13 +421,21 @@ def sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
 
 
 def _pragma(connection: Connection, pragma: str) -> Any:
-    """Run a PRAGMA, leaving the connection in or out of a transaction as it found it."""
-    outside = not connection.in_transaction()
-    result = connection.exec_driver_sql(f"PRAGMA {pragma}")
-    value = result.scalar() if result.returns_rows else None
-    if outside:
-        connection.commit()
-    return value
+    """Run a PRAGMA, leaving the connection in or out of a transaction as it found it.
+
+    Outside one it goes to the driver's connection, so that no BEGIN precedes it (env.py's
+    engine begins transactions itself; foreign_keys cannot change inside one).
+    """
+    if connection.in_transaction():
+        result = connection.exec_driver_sql(f"PRAGMA {pragma}")
+        return result.scalar() if result.returns_rows else None
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA {pragma}")
+        row = cursor.fetchone() if cursor.description else None
+    finally:
+        cursor.close()
+    return row[0] if row else None
 
 
 def _code(error: DBAPIError) -> str | int | None:

@@ -312,8 +312,10 @@ class MigrationSettings(BaseSettings):
     """How long one statement may run (0: no limit)."""
     connect_timeout: float = Field(default=10, gt=0, le=A_YEAR, allow_inf_nan=False)
     """How long to wait for the database server to answer."""
+    idle_timeout: float = Field(default=60, ge=0, le=A_YEAR, allow_inf_nan=False)
+    """How long the server keeps a migration session whose client went silent (0: no limit)."""
 
-    @field_validator("lock_timeout", "statement_timeout")
+    @field_validator("lock_timeout", "statement_timeout", "idle_timeout")
     @classmethod
     def _whole_milliseconds(cls, value: float) -> float:
         # The servers count milliseconds and read 0 as "no limit": a smaller limit would
@@ -333,6 +335,7 @@ EXPECTED = {
     "lock_timeout": "a number of seconds such as 10 (0 for no limit)",
     "statement_timeout": "a number of seconds such as 300 (0 for no limit)",
     "connect_timeout": "a number of seconds such as 10",
+    "idle_timeout": "a number of seconds such as 60 (0 for no limit)",
 }
 
 Settings = TypeVar("Settings", bound=BaseSettings)
