@@ -355,3 +355,36 @@ def test_concurrent_sqlite_upgrades_and_downgrades_take_turns(
     assert outputs.count("Running upgrade") == 3
     assert outputs.count("Running downgrade") == 3
     assert sqlite_state(tmp_path / "race.sqlite3")["rows"]["alembic_version"] == []
+
+
+def test_a_sqlite_file_an_application_keeps_locked_fails_after_the_lock_timeout_in_one_line(
+    baked: Callable[[str], Project], tmp_path: Path
+) -> None:
+    project = baked("sqlite-default")
+    database, env = sqlite_at_head(project, tmp_path)
+    before = sqlite_state(database)
+    revision = planted(project, HALFWAY.format(then="    pass"))
+    application = sqlite3.connect(database, isolation_level=None)
+    try:
+        application.execute("BEGIN IMMEDIATE")  # an application's write, still open
+        application.execute("UPDATE roles SET name = 'root' WHERE id = 1")
+        started = time.monotonic()
+        result = project.run(
+            "alembic", "upgrade", "head", env={**env, "MIGRATION_LOCK_TIMEOUT": "1"}, check=False
+        )
+        waited = time.monotonic() - started
+        application.execute("ROLLBACK")
+        after = sqlite_state(database)
+        project.run("alembic", "upgrade", "head", env=env)
+    finally:
+        application.close()
+        revision.unlink()
+
+    line = failed_line(result.returncode, result.stdout + result.stderr)
+    assert line.startswith(
+        "FAILED: a statement gave up after MIGRATION_LOCK_TIMEOUT (1 s): database is locked; "
+        "its revision was rolled back"
+    ), line
+    assert waited < 30  # 1 s of waiting, and the start of a loaded machine's Python
+    assert after == before
+    assert sqlite_state(database)["rows"]["alembic_version"] == [(PLANTED,)]

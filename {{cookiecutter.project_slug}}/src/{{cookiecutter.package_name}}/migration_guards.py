@@ -37,6 +37,7 @@ TIMEOUTS = {
     1205: "MIGRATION_LOCK_TIMEOUT",  # MySQL/MariaDB lock wait timeout exceeded
     1969: "MIGRATION_STATEMENT_TIMEOUT",  # MariaDB max_statement_time exceeded
     3024: "MIGRATION_STATEMENT_TIMEOUT",  # MySQL max_execution_time exceeded
+    "SQLITE_BUSY": "MIGRATION_LOCK_TIMEOUT",  # another connection kept the file locked
 }
 # MySQL has no "no limit" for lock_wait_timeout; this is its maximum, a year.
 MYSQL_LONGEST_WAIT = 31536000
@@ -80,6 +81,10 @@ def connect_args(url: URL, settings: MigrationSettings) -> dict[str, Any]:
             options |= {"read_timeout": settings.connect_timeout}
             options |= {"write_timeout": settings.connect_timeout}
         return options
+    if backend == "sqlite":
+        # sqlite3 waits this long (default 5 s) for a lock another connection holds on the
+        # file, which is what MIGRATION_LOCK_TIMEOUT bounds on the servers.
+        return {"timeout": settings.lock_timeout or MYSQL_LONGEST_WAIT}
     return {}
 
 
@@ -439,10 +444,13 @@ def _pragma(connection: Connection, pragma: str) -> Any:
 
 
 def _code(error: DBAPIError) -> str | int | None:
-    """MySQL's error number (its SQLSTATE is too coarse), else PostgreSQL's SQLSTATE."""
+    """MySQL's error number (its SQLSTATE is too coarse), PostgreSQL's SQLSTATE, or SQLite's
+    SQLITE_BUSY (read from the message: sqlite3 names its errors from Python 3.11 only)."""
     args = getattr(error.orig, "args", ())
     if args and isinstance(args[0], int):
         return args[0]
+    if str(error.orig).startswith("database is locked"):
+        return "SQLITE_BUSY"
     sqlstate: str | None = getattr(error.orig, "sqlstate", None)
     return sqlstate
 
