@@ -149,7 +149,7 @@ def run_migrations_online() -> None:
 
 async def run_async_migrations() -> None:
     """Migrate through the async engine, on a synchronous view of one of its connections."""
-    url, settings = database_url(), migration_settings()
+    url, settings = database_url(for_asyncio=True), migration_settings()
     engine = create_async_engine(
         url, poolclass=pool.NullPool, connect_args=connect_args(url, settings)
     )

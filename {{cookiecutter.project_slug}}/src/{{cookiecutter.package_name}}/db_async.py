@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.settings import (
     DatabaseSettings,
     driver_connect_args,
     load_settings,
+    require_async_driver,
 )
 
 
@@ -21,7 +22,7 @@ def create_db_engine(
     settings: DatabaseSettings | None = None, **engine_options: Any
 ) -> AsyncEngine:
     """An async engine for the configured database; SQLite connections enforce foreign keys."""
-    url = (settings or load_settings()).sqlalchemy_url
+    url = require_async_driver((settings or load_settings()).sqlalchemy_url)
     connect_args = {**driver_connect_args(url), **engine_options.pop("connect_args", {})}
     engine = create_async_engine(url, connect_args=connect_args, **engine_options)
     if url.get_backend_name() == "sqlite":

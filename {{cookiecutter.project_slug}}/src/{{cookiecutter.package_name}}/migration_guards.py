@@ -21,6 +21,7 @@ from .settings import (
     driver_connect_args,
     load_migration_settings,
     load_settings,
+    require_async_driver,
 )
 
 if TYPE_CHECKING:  # the async extension needs greenlet, which only async projects install
@@ -45,10 +46,11 @@ MYSQL_LONGEST_WAIT = 31536000
 LONGEST_SILENCE = (2**31 - 1) // 1000
 
 
-def database_url() -> URL:
+def database_url(for_asyncio: bool = False) -> URL:
     """The configured URL; a bad setting ends the command with one line naming it."""
     try:
-        return load_settings().sqlalchemy_url
+        url = load_settings().sqlalchemy_url
+        return require_async_driver(url) if for_asyncio else url
     except SettingsError as error:
         raise CommandError(str(error)) from None
 

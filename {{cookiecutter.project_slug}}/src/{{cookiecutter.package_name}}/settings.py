@@ -39,8 +39,6 @@ EXAMPLE_URL = "postgresql://user:password@localhost:5432/{{ cookiecutter.package
 {%- else %}
 EXAMPLE_URL = "mysql://user:password@localhost:3306/{{ cookiecutter.package_name }}"
 {%- endif %}
-# Whether migrations and sessions go through create_async_engine.
-ASYNC_DRIVER = {{ "True" if cookiecutter.async_driver else "False" }}
 BARE_SCHEMES = {
     "postgres": "postgresql",
     "postgresql": "postgresql",
@@ -216,12 +214,6 @@ class DatabaseSettings(BaseSettings):
             raise ValueError(
                 f"names the driver {url.drivername!r}, which is not installed; {_driver_fix(url)}"
             ) from None
-        own_database = BARE_SCHEMES.get(url.get_backend_name()) == DRIVER.split("+")[0]
-        if ASYNC_DRIVER and own_database and not _is_async(url):
-            raise ValueError(
-                f"names the driver {url.drivername!r}, which cannot run asynchronously as this "
-                f"project does; use {DRIVER}:// (this project's driver)"
-            )
         return SecretStr(text)
 
     @property
@@ -275,10 +267,17 @@ class DatabaseSettings(BaseSettings):
         return url
 
 
-def _is_async(url: URL) -> bool:
-    """Whether ``url``'s driver works with create_async_engine (psycopg does either way)."""
-    dialect = with_project_driver(url).get_dialect()
-    return bool(dialect.get_async_dialect_cls(url).is_async)
+def require_async_driver(url: URL) -> URL:
+    """``url``, if its driver works with create_async_engine (psycopg works either way).
+
+    Only connecting needs it: ``--sql`` and the tests' synchronous connections take any driver.
+    """
+    if not url.get_dialect().get_async_dialect_cls(url).is_async:
+        raise SettingsError(
+            f"DATABASE_URL names the driver {url.drivername!r}, which cannot run asynchronously "
+            f"as this project does; use {DRIVER}:// (this project's driver)"
+        )
+    return url
 
 
 # PostgreSQL keeps lock_timeout and statement_timeout in milliseconds in a 32-bit integer
