@@ -23,8 +23,10 @@ from {{ cookiecutter.package_name }}.migration_guards import (
     bounded_waits,
     connect_args,
     connection_failure,
+    convert_column_types,
     database_url,
     migration_settings,
+    one_line_conversion_failures,
     one_migration_at_a_time,
     sqlite_foreign_keys_off,
 )
@@ -46,6 +48,14 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     if type_ == "type" and not module.startswith("sqlalchemy."):
         autogen_context.imports.add(f"import {module}")
     return False
+
+
+def process_revision_directives(
+    migration_context: MigrationContext, revision: Any, directives: list[MigrationScript]
+) -> None:
+    """Give type changes the conversion of their rows; then write nothing if nothing changed."""
+    convert_column_types(migration_context, revision, directives)
+    skip_empty_autogenerate(migration_context, revision, directives)
 
 
 def skip_empty_autogenerate(
@@ -95,7 +105,7 @@ def configure_options(dialect_name: str) -> dict[str, Any]:
         "render_as_batch": dialect_name == "sqlite",
         "transaction_per_migration": True,
         "render_item": render_item,
-        "process_revision_directives": skip_empty_autogenerate,
+        "process_revision_directives": process_revision_directives,
     }
 
 
@@ -178,6 +188,7 @@ def run_deploy(connection: Connection, settings: MigrationSettings) -> None:
     with (
         one_migration_at_a_time(connection, settings.lock_wait),
         bounded_waits(connection, settings),
+        one_line_conversion_failures(connection),
     ):
         run_migrations(connection)
 
