@@ -81,8 +81,8 @@ AS_INSERTED = [
     [4, "no", "2024-02-29 12:00:00", "0", "x", "y", 5],
 ]
 
-# Run by the project's Python: a statement, or the accounts read as the old (text) or the new
-# types, one JSON row a line.
+# Run by the project's Python: statements (``sql``), or the revision the database is at and the
+# accounts read as the old (``text``) or the new (``typed``) types, one JSON line each.
 ACCOUNTS = """
 import json, sys
 from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text, column, table, text
@@ -101,8 +101,10 @@ accounts = table(
 )
 with create_db_engine().begin() as connection:
     if sys.argv[1] == "sql":
-        connection.execute(text(sys.argv[2]))
+        for statement in sys.argv[2:]:
+            connection.execute(text(statement))
     else:
+        print(json.dumps(connection.scalar(text("SELECT version_num FROM alembic_version"))))
         for row in connection.execute(accounts.select().order_by(accounts.c.id)):
             print(json.dumps(list(row), default=str))
 """
@@ -137,16 +139,15 @@ class Typed:
     def alembic(self, *argv: str, check: bool = True) -> Any:
         return self.project.run("alembic", *argv, env=self.env, check=check)
 
-    def sql(self, statement: str) -> None:
-        self.project.run("python", "-c", ACCOUNTS, "sql", statement, env=self.env)
+    def sql(self, *statements: str) -> None:
+        self.project.run("python", "-c", ACCOUNTS, "sql", *statements, env=self.env)
 
-    def rows(self, typed: bool) -> list[list[Any]]:
+    def state(self, typed: bool) -> tuple[str, list[list[Any]]]:
+        """The revision the database is at, and the accounts read as the old or new types."""
         mode = "typed" if typed else "text"
         output = self.project.run("python", "-c", ACCOUNTS, mode, env=self.env).stdout
-        return [json.loads(line) for line in output.splitlines()]
-
-    def current(self) -> str:
-        return str(self.alembic("current").stdout.split()[0])
+        version, *rows = [json.loads(line) for line in output.splitlines()]
+        return version, rows
 
 
 def register_accounts(project: Project) -> None:
@@ -211,8 +212,7 @@ def test_without_the_conversion_the_rows_are_lost_or_refused(typed: Typed) -> No
         assert 'column "active" cannot be cast automatically to type boolean' in output
     else:
         assert "Truncated incorrect INTEGER value: 'true'" in output
-    assert typed.current() == typed.before
-    assert typed.rows(typed=False) == AS_INSERTED
+    assert typed.state(typed=False) == (typed.before, AS_INSERTED)
 
 
 def test_the_revision_carries_the_conversion(typed: Typed) -> None:
@@ -259,19 +259,17 @@ def test_the_rows_keep_their_values_up_down_and_up_again(typed: Typed) -> None:
         [3, true, None, "15", None, None, 0],
         [4, false, f"2024-02-29 12:00:00{fraction}", "0", "x", "y", 5],
     ]
+    [after] = re.findall(r'^revision: str = "(\w+)"', typed.revision, re.M)
     try:
         typed.alembic("upgrade", "head")
-        assert typed.rows(typed=True) == CONVERTED
-        assert "No new upgrade operations detected" in typed.alembic("check").stdout
+        assert typed.state(typed=True) == (after, CONVERTED)
         typed.alembic("downgrade", "-1")
-        assert typed.current() == typed.before
-        assert typed.rows(typed=False) == reverted
+        assert typed.state(typed=False) == (typed.before, reverted)
         typed.alembic("upgrade", "head")
-        assert typed.rows(typed=True) == CONVERTED
+        assert typed.state(typed=True) == (after, CONVERTED)
     finally:
         typed.alembic("downgrade", typed.before)
-        typed.sql("DELETE FROM accounts")
-        typed.sql(ROWS)
+        typed.sql("DELETE FROM accounts", ROWS)
 
 
 COLUMNS = ("id", "active", "signed_up", "visits", "code", "nickname", "balance")
@@ -289,21 +287,22 @@ UNCONVERTIBLE = {
 
 
 def test_a_value_that_cannot_convert_fails_in_one_line_and_keeps_every_row(typed: Typed) -> None:
-    for column, (value, conversions) in UNCONVERTIBLE.items():
-        if typed.backend in conversions:
-            fails_in_one_line_and_keeps_every_row(typed, column, value, conversions[typed.backend])
+    try:
+        for column, (value, conversions) in UNCONVERTIBLE.items():
+            if typed.backend in conversions:
+                conversion = conversions[typed.backend]
+                fails_in_one_line_and_keeps_every_row(typed, column, value, conversion)
+    finally:
+        typed.sql("DELETE FROM accounts WHERE id = 5")
 
 
 def fails_in_one_line_and_keeps_every_row(
     typed: Typed, column: str, value: str, conversion: str
 ) -> None:
-    typed.sql(f"INSERT INTO accounts (id, {column}) VALUES (5, '{value}')")
-    try:
-        result = typed.alembic("upgrade", "head", check=False)
-        rows = typed.rows(typed=False)
-        current = typed.current()
-    finally:
-        typed.sql("DELETE FROM accounts WHERE id = 5")
+    insert = f"INSERT INTO accounts (id, {column}) VALUES (5, '{value}')"
+    typed.sql("DELETE FROM accounts WHERE id = 5", insert)
+    result = typed.alembic("upgrade", "head", check=False)
+    current, rows = typed.state(typed=False)
 
     output = (result.stdout + result.stderr).strip()
     failed = [line for line in output.splitlines() if not line.startswith("INFO ")]
