@@ -312,8 +312,9 @@ class CopyAsIsModifyTableOps(ops.ModifyTableOps):
 class Check(NamedTuple):
     """A column whose values must convert, in SQLite's SQL: ``where`` finds one that cannot."""
 
-    table: str
+    table: str  # quoted for SQL, as column is
     column: str
+    name: str  # table.column, as the message says it
     conversion: str
     where: str
     what: str
@@ -345,8 +346,11 @@ def _convert_table(
         if not isinstance(alter, ops.AlterColumnOp) or alter.modify_type is None:
             continue
         old, new = _plain(alter.existing_type), _plain(alter.modify_type)
-        table = dialect.identifier_preparer.quote(alter.table_name)
-        column = dialect.identifier_preparer.quote(alter.column_name)
+        quote = dialect.identifier_preparer.quote
+        table = quote(alter.table_name)
+        if alter.schema:
+            table = f"{quote(alter.schema)}.{table}"
+        column = quote(alter.column_name)
         name = f"{alter.table_name}.{alter.column_name}"
         if dialect.name == "postgresql" and not _is_string(new):
             using = UsingAlterColumnOp.__new__(UsingAlterColumnOp)
@@ -363,7 +367,7 @@ def _convert_table(
                 continue
             where, what, written = conversion
             change = f"{old.compile(dialect=dialect)} to {new.compile(dialect=dialect)}"
-            checks.append(Check(table, name, change, where, what))
+            checks.append(Check(table, column, name, change, where, what))
             if written:
                 comment = f"{name}: each {what} written as SQLite keeps it (CAST would lose it)"
                 before.append(ConvertValuesOp(comment, f"UPDATE {table} SET {column} = {written}"))
@@ -480,17 +484,17 @@ def _render_refuse_unconvertible(
         "if not op.get_context().as_sql:",
     ]
     for check in op.checks:
-        column = check.column.split(".")[-1]
-        query = f"SELECT {column} FROM {check.table} WHERE {column} IS NOT NULL AND ({check.where})"
+        table, column = check.table, check.column
+        query = f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND ({check.where})"
         query += " LIMIT 1"
         # The revision's own f-string names the value it found.
         message = (
-            f"cannot convert {check.column} from {check.conversion}: "
+            f"cannot convert {check.name} from {check.conversion}: "
             + "{unconvertible!r} is not a "
             + f"{check.what}; nothing was changed: fix the row or the revision, and run it again"
         )
         lines += [
-            f"# {check.column}, {check.conversion}",
+            f"# {check.name}, {check.conversion}",
             f"unconvertible = op.get_bind().scalar(\nsa.text(\n{_literal(query)}\n)\n)",
             "if unconvertible is not None:",
             f"raise CommandError(\n{_literal(message)}\n)",
