@@ -1,5 +1,4 @@
-"""Column type changes keep the rows: autogenerate writes the conversion, and a value that
-cannot convert stops the revision in one line, on SQLite, PostgreSQL and MariaDB."""
+"""Type changes keep the rows: revisions carry the conversion; a bad value fails in one line."""
 
 import json
 import re

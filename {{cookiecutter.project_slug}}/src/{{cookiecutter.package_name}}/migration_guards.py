@@ -1,4 +1,4 @@
-"""What env.py puts around a migration: one-line errors, one deploy at a time, bounded waits."""
+"""What env.py adds to migrations: one-line errors, deploy lock, bounded waits, type conversions."""
 
 import hashlib
 import math
