@@ -56,12 +56,23 @@ Created {slug}/. Next:
 
 SERVER_STEPS = """
     export DATABASE_URL={server}/{database}
-    export TEST_DATABASE_URL={server}/{maintenance}"""
+    export TEST_DATABASE_URL={server}/{maintenance}
+    {create}   # once: the database DATABASE_URL names"""
 
-# Each server's example address, and the database every such server has.
+# Each server's example address, the database every such server has, and the command that
+# creates the project's database there.
 SERVERS = {
-    "postgresql": ("postgresql://user:password@localhost:5432", "postgres"),
-    "mysql": ("mysql://user:password@localhost:3306", "mysql"),
+    "postgresql": (
+        "postgresql://user:password@localhost:5432",
+        "postgres",
+        'psql "$TEST_DATABASE_URL" -c "CREATE DATABASE {database}"',
+    ),
+    "mysql": (
+        "mysql://user:password@localhost:3306",
+        "mysql",
+        "mysql -h localhost -P 3306 --protocol=tcp -u user -ppassword"
+        ' -e "CREATE DATABASE {database} CHARACTER SET utf8mb4"',
+    ),
 }
 
 
@@ -84,9 +95,13 @@ def main() -> None:
                 path.unlink()
     server = ""
     if ANSWERS["database"] in SERVERS:
-        address, maintenance = SERVERS[ANSWERS["database"]]
+        address, maintenance, create = SERVERS[ANSWERS["database"]]
+        database = ANSWERS["package_name"]
         server = SERVER_STEPS.format(
-            server=address, database=ANSWERS["package_name"], maintenance=maintenance
+            server=address,
+            database=database,
+            maintenance=maintenance,
+            create=create.format(database=database),
         )
     print(NEXT_STEPS.format(slug=ANSWERS["project_slug"], server=server))
 

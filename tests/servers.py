@@ -148,6 +148,19 @@ def new_database(admin: Server) -> tuple[str, dict[str, str]]:
     return database, {"DATABASE_URL": admin.url_for(database, *admin.login)}
 
 
+@contextmanager
+def database_of(server_url: str | None) -> Iterator[dict[str, str]]:
+    """The environment giving a baked project's commands a throwaway database on ``server_url``.
+
+    Without a server (a SQLite project) it is empty: the project's default file is used.
+    """
+    if server_url is None:
+        yield {}
+        return
+    with server(server_url) as admin:
+        yield new_database(admin)[1]
+
+
 def skip_unless_answering(url: str) -> None:
     """Skip the test, visibly, when no server answers at ``url``'s host and port."""
     parts = urlsplit(url)

@@ -1,5 +1,6 @@
 """The Alembic commands of the contract work from a fresh project with no environment set."""
 
+import re
 from pathlib import Path
 
 from tests.conftest import Project
@@ -79,3 +80,17 @@ def test_a_malformed_database_url_fails_in_one_line_without_echoing_it(project: 
     assert "FAILED: DATABASE_URL is not a database URL; expected a form like" in result.stdout
     assert "Traceback" not in output
     assert "hunter2" not in output
+
+
+def test_the_readme_example_of_a_relative_sqlite_url_works_as_written(project: Project) -> None:
+    readme = (project.path / "README.md").read_text(encoding="utf-8")
+    [row] = [line for line in readme.splitlines() if line.startswith("| `DATABASE_URL` |")]
+    [example] = re.findall(r"`(sqlite:///[^/`][^`]*)`", row)
+    relative = example.removeprefix("sqlite:///")
+    assert "/" in relative, "the example should name a file in a directory of its own"
+    assert not (project.path / relative).parent.exists()
+
+    project.run("alembic", "upgrade", "head", env={"DATABASE_URL": example})
+
+    assert (project.path / relative).is_file()
+    assert "(head)" in project.run("alembic", "current", env={"DATABASE_URL": example}).stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_hooks import bake_with_cli
+from tests.cookiecutter_cli import bake_with_cli
 
 try:
     import tomllib

@@ -3,25 +3,7 @@
 import re
 
 from tests.conftest import BakeProject, Project
-
-PRODUCTS = '''\
-"""Products for sale."""
-
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
-
-from my_project.models.base import Base
-from my_project.models.mixins import TimestampMixin
-
-
-class Product(TimestampMixin, Base):
-    __tablename__ = "products"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    sku: Mapped[str] = mapped_column(String(32), unique=True)
-    price_cents: Mapped[int] = mapped_column(index=True)
-    legacy_code: Mapped[str | None] = mapped_column(String(10))
-'''
+from tests.project_edits import PRODUCTS, autogenerate, register_products
 
 # Every kind of change autogenerate must see: an added column with a foreign key and another
 # with an index, a removed column, a type change, a nullability change, a new unique constraint.
@@ -45,24 +27,6 @@ class Product(TimestampMixin, Base):
     category: Mapped[str] = mapped_column(String(40), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 '''
-
-
-def register_products(project: Project) -> None:
-    init = project.package / "models" / "__init__.py"
-    text = init.read_text(encoding="utf-8")
-    text = text.replace(
-        "from my_project.models.registration",
-        "from my_project.models.products import Product\nfrom my_project.models.registration",
-    ).replace('    "Base",\n', '    "Base",\n    "Product",\n')
-    init.write_text(text, encoding="utf-8")
-
-
-def autogenerate(project: Project, message: str, env: dict[str, str] | None = None) -> str:
-    """The text of the revision `alembic revision --autogenerate -m message` writes."""
-    before = set(project.revisions())
-    project.run("alembic", "revision", "--autogenerate", "-m", message, env=env)
-    [new] = set(project.revisions()) - before
-    return new.read_text(encoding="utf-8")
 
 
 def test_a_new_model_module_becomes_a_revision_with_named_constraints(project: Project) -> None:

@@ -1,15 +1,13 @@
 """The baked README's data migration and its test work as written, on every database."""
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
-from tests.conftest import BakeProject, Project
-from tests.servers import new_database, server
-from tests.test_autogenerate import PRODUCTS, autogenerate, register_products
-from tests.test_readme_commands import section
+from tests.conftest import BakeProject
+from tests.project_edits import PRODUCTS, autogenerate, register_products
+from tests.readme import python_blocks
+from tests.servers import database_of
 
 TEST_FILE = "tests/migrations/test_product_names.py"
 
@@ -23,21 +21,6 @@ with create_db_engine().begin() as connection:
     result = connection.execute(text(sys.argv[1]))
     print(result.all() if result.returns_rows else "")
 """
-
-
-def python_blocks(readme: str, heading: str) -> list[str]:
-    """The ```python blocks of the README's section under ``heading``."""
-    return re.findall(r"```python\n(.*?)```", section(readme, heading), re.DOTALL)
-
-
-@contextmanager
-def database_of(project: Project) -> Iterator[dict[str, str]]:
-    """The environment that gives the project's commands a database of their own."""
-    if project.test_database_url is None:
-        yield {}  # the default SQLite file in the project
-        return
-    with server(project.test_database_url) as admin:
-        yield new_database(admin)[1]
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql", "mysql"])
@@ -55,7 +38,7 @@ def test_the_readme_data_migration_fills_a_required_column_and_its_test_passes(
     ]
     model = project.package / "models" / "products.py"
 
-    with database_of(project) as environment:
+    with database_of(project.test_database_url) as environment:
 
         def sql(statement: str) -> str:
             return project.run("python", "-c", RUN_SQL, statement, env=environment).stdout

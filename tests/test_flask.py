@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BakeProject, Project
-from tests.test_autogenerate import PRODUCTS, register_products
+from tests.project_edits import PRODUCTS, register_products
+from tests.readme import python_blocks
+from tests.servers import database_of
 
 FLASK_FILES = [
     ".flaskenv",
@@ -110,7 +112,7 @@ def test_flask_db_migrate_writes_a_formatted_revision_for_a_new_model_and_none_w
     project.run("flask", "db", "migrate", "-m", "add products")
     [new] = set(project.revisions()) - set(shipped)
     # Named by alembic.ini's file_template and tidied by its ruff hooks: the project's file.
-    assert re.fullmatch(r"\d{4}_\d\d_\d\d_\d{4}-[0-9a-f]{12}_add_products\.py", new.name)
+    assert re.fullmatch(r"\d{4}_\d\d_\d\d_\d{6}-[0-9a-f]{12}_add_products\.py", new.name)
     revision = new.read_text(encoding="utf-8")
     assert 'op.create_table(\n        "products"' in revision
     assert 'op.f("uq_products_sku")' in revision
@@ -121,6 +123,117 @@ def test_flask_db_migrate_writes_a_formatted_revision_for_a_new_model_and_none_w
     assert "No new upgrade operations detected" in project.run("alembic", "check").stdout
     assert "No new upgrade operations detected" in project.run("flask", "db", "check").stdout
     assert current(project, "flask", "db") == f"{revision_ids(project)[-1]} (head)"
+
+
+# A model written as Flask-SQLAlchemy's docs and Flask-Migrate's tutorial write it, appended
+# at the bottom of models/__init__.py as SQLAlchemy's articles do; and a typed `Base` model in
+# the same project that refers to it.
+TUTORIAL_REGISTRATION = "\nfrom .products import Product\nfrom .reviews import Review\n"
+PRICE = "    price = db.Column(db.Float)\n"
+REVIEWS = '''\
+"""Reviews of products."""
+
+from sqlalchemy import ForeignKey, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from my_project.models.base import Base
+from my_project.models.products import Product
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    body: Mapped[str] = mapped_column(Text)
+    product: Mapped[Product] = relationship()
+'''
+
+# The app writes a product and its review through db.session; a fresh context reads them back.
+APP_WRITES_BOTH_STYLES = """
+import json
+from sqlalchemy import inspect, select
+from my_project.app import create_app
+from my_project.extensions import db
+from my_project.models import Product, Review
+
+app = create_app()
+with app.app_context():
+    db.session.add(Review(body="Sturdy.", product=Product(name="chair", price=49.5)))
+    db.session.commit()
+with app.app_context():
+    review = db.session.scalars(select(Review)).one()
+    print(json.dumps({
+        "review": [review.body, review.product.name, review.product.price],
+        "tables": sorted(inspect(db.engine).get_table_names()),
+    }))
+"""
+
+COLUMNS_OF_PRODUCT = (
+    "from sqlalchemy import inspect; from my_project.db import create_db_engine; "
+    "print(sorted(c['name'] for c in inspect(create_db_engine()).get_columns('product')))"
+)
+
+
+def flask_db_migrate(project: Project, message: str, env: dict[str, str]) -> str:
+    """The text of the revision `flask db migrate -m message` writes."""
+    before = set(project.revisions())
+    project.run("flask", "db", "migrate", "-m", message, env=env)
+    [new] = set(project.revisions()) - before
+    return new.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_flask_migrate_tutorial_runs_as_written_with_db_model_and_base_models_mixed(
+    bake: BakeProject, database: str
+) -> None:
+    project = bake(web_framework="flask", database=database)
+    project.install()
+    readme = (project.path / "README.md").read_text(encoding="utf-8")
+    [tutorial_model] = [
+        block for block in python_blocks(readme, "### Flask") if "(db.Model)" in block
+    ]
+    products = project.write("src/my_project/models/products.py", tutorial_model)
+    project.write("src/my_project/models/reviews.py", REVIEWS)
+    init = project.package / "models" / "__init__.py"
+    init.write_text(init.read_text(encoding="utf-8") + TUTORIAL_REGISTRATION, encoding="utf-8")
+
+    with database_of(project.test_database_url) as env:
+        project.run("flask", "db", "upgrade", env=env)  # the quick start: the shipped history
+        # Whatever a program imports first, `db` is there for the model modules.
+        for first in ("my_project.extensions", "my_project.models.products", "my_project.app"):
+            project.run("python", "-c", f"import {first}", env=env)
+
+        created = flask_db_migrate(project, "products and reviews", env)
+        assert 'op.create_table(\n        "product"' in created
+        assert 'op.create_table(\n        "reviews"' in created
+        project.run("flask", "db", "upgrade", env=env)
+
+        products.write_text(products.read_text(encoding="utf-8") + PRICE, encoding="utf-8")
+        price = flask_db_migrate(project, "add price", env)
+        assert "add_column(" in price
+        assert 'sa.Column("price", sa.Float()' in price
+        project.run("flask", "db", "upgrade", env=env)
+        assert project.run("python", "-c", COLUMNS_OF_PRODUCT, env=env).stdout.strip() == (
+            "['id', 'name', 'price']"
+        )
+        project.run("flask", "db", "downgrade", env=env)
+        assert project.run("python", "-c", COLUMNS_OF_PRODUCT, env=env).stdout.strip() == (
+            "['id', 'name']"
+        )
+        project.run("flask", "db", "upgrade", env=env)
+        assert (
+            "No new upgrade operations detected"
+            in project.run("flask", "db", "check", env=env).stdout
+        )
+
+        written = json.loads(project.run("python", "-c", APP_WRITES_BOTH_STYLES, env=env).stdout)
+        assert written["review"] == ["Sturdy.", "chair", 49.5]
+        assert {"product", "reviews", "users"} <= set(written["tables"])
+
+    # The project's own suite walks the grown history; its mypy accepts the README's model.
+    project.run("pytest", "-p", "no:cacheprovider")
+    project.run("mypy")
 
 
 def test_the_app_writes_and_reads_its_models_after_flask_db_upgrade(

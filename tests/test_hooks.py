@@ -1,5 +1,6 @@
 """Answers the template cannot honour are refused, and a refused bake leaves no trace."""
 
+import os
 import re
 import subprocess
 import sys
@@ -8,30 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEMPLATE_ROOT
-
-
-def bake_with_cli(
-    output: Path, *answers: str, overwrite: bool = False, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run `cookiecutter --no-input` on the template as a user would, answers as KEY=VALUE."""
-    options = ["--overwrite-if-exists"] if overwrite else []
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            *options,
-            "-o",
-            str(output),
-            str(TEMPLATE_ROOT),
-            *answers,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
+from tests.cookiecutter_cli import bake_with_cli, cookiecutter_config
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:
@@ -279,3 +257,35 @@ def test_the_next_steps_printed_after_a_bake_are_the_readme_quick_start(
     if database != "sqlite":
         assert f"export DATABASE_URL={database}://user:password@localhost:" in printed
         assert printed.count("/shop\n") == 1  # the project's database, not the server's own
+
+
+def test_the_prompts_ask_for_the_web_framework_first_and_the_async_question_excludes_flask(
+    tmp_path: Path,
+) -> None:
+    # Enter for the names, SQLite, Flask, then yes to the async driver, Enter for the rest.
+    typed = "\n\n\n1\n2\ny\n\n"
+    environment = {
+        **os.environ,
+        "COOKIECUTTER_CONFIG": str(cookiecutter_config(tmp_path)),
+        "COLUMNS": "500",  # no question wrapped
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "-o", str(tmp_path / "out"), str(TEMPLATE_ROOT)],
+        input=typed,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
+
+    # The questions, in the order asked (typed answers are not echoed, so they share lines).
+    asked = re.split(r"\s*\[\d+/\d+\] ", result.stdout)[1:]
+    web = next(n for n, question in enumerate(asked) if question.startswith("Web framework"))
+    async_ = next(n for n, question in enumerate(asked) if "async driver?" in question)
+    assert web < async_, asked
+    assert "not with Flask" in asked[async_], asked[async_]
+    # Answered against that advice, the bake is still refused, and writes nothing.
+    assert result.returncode != 0
+    assert "ERROR: async_driver (true):" in result.stderr + result.stdout
+    assert list((tmp_path / "out").glob("*")) == []

@@ -1,50 +1,7 @@
 """The baked test suite catches broken migrations and names the culprit."""
 
 from tests.conftest import BakeProject, Project
-
-HEAD = "c3b5d7e9f1a2"
-
-REVISION = '''\
-"""{message}
-
-Revision ID: {revision}
-Revises: {down_revision}
-"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "{revision}"
-down_revision = "{down_revision}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-{upgrade}
-
-
-def downgrade() -> None:
-{downgrade}
-'''
-
-
-def plant_revision(
-    project: Project, revision: str, upgrade: str, downgrade: str, down_revision: str = HEAD
-) -> str:
-    """Write a revision file after ``down_revision``; return its file name."""
-    name = f"2030_01_01_0000-{revision}_{revision}_planted.py"
-    project.write(
-        f"migrations/versions/{name}",
-        REVISION.format(
-            message=f"planted {revision}",
-            revision=revision,
-            down_revision=down_revision,
-            upgrade=upgrade,
-            downgrade=downgrade,
-        ),
-    )
-    return name
+from tests.project_edits import REVISION, plant_revision
 
 
 def failing_pytest(project: Project) -> str:

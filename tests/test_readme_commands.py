@@ -4,11 +4,13 @@ import ast
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
@@ -27,17 +29,17 @@ from tests.conftest import (
     git,
     server_for,
 )
+from tests.cookiecutter_cli import cookiecutter_config
+from tests.project_edits import HEAD, PRODUCTS, autogenerate, plant_revision, register_products
+from tests.readme import section
 from tests.servers import Server, server
-from tests.test_autogenerate import PRODUCTS, autogenerate, register_products
-from tests.test_planted_faults import HEAD, plant_revision
-from tests.test_updates import cookiecutter_config
 
 # What counts as a command: every line of a ```console block (without its `# comment`), and
 # every `code span` outside fenced blocks whose first word, after any NAME=value assignments,
 # is one of these programs.
 PROGRAMS = {
-    "alembic", "cookiecutter", "cp", "cruft", "export", "flask", "git", "mypy", "pip", "pipx",
-    "pytest", "python", "python3", "ruff", "uv", "uvx",
+    "alembic", "cookiecutter", "cp", "cruft", "export", "flask", "git", "mypy", "mysql", "pip",
+    "pipx", "psql", "pytest", "python", "python3", "ruff", "uv", "uvx",
 }  # fmt: skip
 
 # Spans that only name a program or a group of its subcommands ("the `flask` command",
@@ -81,6 +83,15 @@ COVERED = {
     "export TEST_DATABASE_URL=mysql://user:password@localhost:3306/mysql": (
         "tests/test_readme_commands.py::test_a_server_project_migrates_and_tests_as_its_readme_says",
         '"## Quick start"',
+    ),
+    'psql "$TEST_DATABASE_URL" -c "CREATE DATABASE my_project"': (
+        "tests/test_readme_commands.py::test_a_server_project_migrates_and_tests_as_its_readme_says",
+        "on_the_test_server(create, admin)",
+    ),
+    "mysql -h localhost -P 3306 --protocol=tcp -u user -ppassword "
+    '-e "CREATE DATABASE my_project CHARACTER SET utf8mb4"': (
+        "tests/test_readme_commands.py::test_a_server_project_migrates_and_tests_as_its_readme_says",
+        "on_the_test_server(create, admin)",
     ),
     "alembic upgrade head": (
         "tests/test_alembic_cli.py::test_the_everyday_commands_walk_the_history_on_the_default_sqlite_file",
@@ -215,6 +226,10 @@ COVERED = {
         "tests/test_adoption.py::test_an_alembic_init_project_keeps_its_revision_and_takes_its_url_from_the_environment",
         '"alembic", "check"',
     ),
+    'alembic revision --autogenerate -m "name constraints by the convention"': (
+        "tests/test_adoption.py::test_a_history_written_without_a_naming_convention_builds_a_fresh_database_after_adopting",
+        "shop.run(*rename, env=existing)",
+    ),
     # Template updates.
     "pip install cruft": (
         "tests/test_updates.py::run",
@@ -268,11 +283,6 @@ COVERED = {
         'f"cruft create {template}',
     ),
 }
-
-
-def section(readme: str, heading: str) -> str:
-    """The text under ``heading`` (say "### Two heads"), up to the next heading of levels 1-3."""
-    return re.split(r"\n#{1,3} ", readme.split(f"\n{heading}\n", 1)[1], maxsplit=1)[0]
 
 
 def console_commands(readme: str, heading: str | None = None) -> list[str]:
@@ -388,14 +398,23 @@ def test_the_uv_quick_start_migrates_and_passes(bake: BakeProject) -> None:
 
 def on_the_test_server(command: str, admin: Server, database: str | None = None) -> str:
     """``command`` with its URL's user, password, host and port those of the tests' server,
-    and its database ``database`` if given; the scheme stays as the README wrote it."""
+    and its database ``database`` if given; the scheme stays as the README wrote it. The
+    mysql client's -h, -P, -u and -p options name the tests' server too."""
 
     def moved(url: re.Match[str]) -> str:
         parts = urlsplit(url.group(0))
         path = f"/{database}" if database else parts.path
         return urlunsplit((parts.scheme, urlsplit(admin.url).netloc, path, "", ""))
 
-    return re.sub(r"\b[a-z][a-z0-9+]*://\S+", moved, command)
+    command = re.sub(r"\b[a-z][a-z0-9+]*://\S+", moved, command)
+    if program_of(command) == "mysql":
+        user, password = admin.login
+        options = {"-h ": admin.host, "-P ": str(admin.port), "-u ": user}
+        for option, value in options.items():
+            command = re.sub(rf"(?<= ){option}\S+", f"{option}{shlex.quote(value)}", command)
+        secret = f"-p{shlex.quote(password)}" if password else ""
+        command = re.sub(r"(?<= )-p\S+", secret, command)
+    return command
 
 
 @pytest.mark.parametrize("database", ["postgresql", "mysql"])
@@ -404,23 +423,29 @@ def test_a_server_project_migrates_and_tests_as_its_readme_says(
 ) -> None:
     project = bake(database=database)
     readme = readme_of(project)
-    *install, export_url, export_test_url, upgrade, run_tests = console_commands(
+    *install, export_url, export_test_url, create, upgrade, run_tests = console_commands(
         readme, "## Quick start"
     )
     [on_a_server] = console_commands(readme, "### Testing against a database server")
     assert [program_of(line) for line in install] == ["python"] * 3  # test_install runs them
     assert export_url.startswith(f"export DATABASE_URL={database}://")
     assert export_test_url.startswith(f"export TEST_DATABASE_URL={database}://")
+    # The server's client creates the database DATABASE_URL names, which is the project's.
+    assert program_of(create) == {"postgresql": "psql", "mysql": "mysql"}[database]
+    assert re.search(r'"CREATE DATABASE my_project\b', create)
+    assert export_url.endswith("/my_project")
     assert (upgrade, run_tests) == ("alembic upgrade head", "pytest")
     assert re.fullmatch(rf"TEST_DATABASE_URL={database}://\S+ pytest", on_a_server)
     project.install()
     project.test_database_url = None  # the README's lines give it, or nothing does
 
     with server(SERVERS[database]) as admin:
-        name = admin.create_database()
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        admin.databases.append(name)  # the README's command creates it; the server drops it
         quick_start = [
             on_the_test_server(export_url, admin, name),
             on_the_test_server(export_test_url, admin),
+            on_the_test_server(create, admin).replace("my_project", name),
             upgrade,
             run_tests,
         ]

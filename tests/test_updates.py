@@ -11,7 +11,8 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 from tests.conftest import GIT_ENVIRONMENT, Project, git, template_repository
-from tests.test_planted_faults import plant_revision
+from tests.cookiecutter_cli import cookiecutter_config
+from tests.project_edits import plant_revision
 
 ANSWERS = {"project_name": "Inventory Service"}
 TEMPLATE = "{{cookiecutter.project_slug}}"
@@ -53,16 +54,6 @@ def run(command: str, cwd: Path, tmp_path: Path) -> subprocess.CompletedProcess[
     return subprocess.run(
         ["bash", "-c", command], cwd=cwd, env=environment, capture_output=True, text=True
     )
-
-
-def cookiecutter_config(tmp_path: Path) -> Path:
-    """A cookiecutter config of the test's own: no user defaults, clones under tmp_path."""
-    config = tmp_path / "cookiecutter.yaml"
-    config.write_text(
-        f"cookiecutters_dir: {tmp_path / 'clones'}\nreplay_dir: {tmp_path / 'replay'}\n",
-        encoding="utf-8",
-    )
-    return config
 
 
 def succeeds(command: str, cwd: Path, tmp_path: Path) -> str:

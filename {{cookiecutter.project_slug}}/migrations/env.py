@@ -38,6 +38,14 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 target_metadata = metadata
 
+# While a revision runs, Alembic names each constraint it creates without a name (an unnamed
+# sa.ForeignKeyConstraint in op.create_table, say) by target_metadata's naming convention. A
+# history written before the models had a convention expects the database's own names there
+# (awards_team_id_fkey): False lets its revisions create those again. Autogenerate spells every
+# name out (op.f("fk_...")), so new revisions follow the convention either way. See the
+# README's "Taking on the naming convention".
+CONVENTION_NAMES_UNNAMED_CONSTRAINTS = True
+
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Import the modules of column types that are not SQLAlchemy's own, like UTCDateTime.
@@ -98,7 +106,10 @@ def _bare(sql: str) -> str:
 def configure_options(dialect_name: str) -> dict[str, Any]:
     """Options shared by offline and online mode, and by the tests through this file."""
     return {
-        "target_metadata": target_metadata,
+        # A list of MetaData serves autogenerate alike, but lends Alembic no naming convention.
+        "target_metadata": (
+            target_metadata if CONVENTION_NAMES_UNNAMED_CONSTRAINTS else [target_metadata]
+        ),
         "compare_type": True,
         "compare_server_default": compare_server_default,
         # SQLite cannot ALTER most things; batch mode copies the table instead.

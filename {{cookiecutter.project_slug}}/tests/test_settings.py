@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url
 
+from {{ cookiecutter.package_name }} import settings
 from {{ cookiecutter.package_name }}.settings import (
     BARE_SCHEMES,
 {%- if cookiecutter.database == "sqlite" %}
@@ -66,12 +67,19 @@ def test_a_url_without_a_driver_means_the_project_driver(
 def test_a_relative_sqlite_path_is_anchored_at_the_project_root_whatever_the_cwd(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    # A stand-in project root, so that the directory the path names is made there.
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.setattr(settings, "PROJECT_ROOT", root)
+    monkeypatch.chdir(elsewhere)
     monkeypatch.setenv("DATABASE_URL", "sqlite:///data/app.sqlite3")
 
     url = DatabaseSettings(_env_file=None).sqlalchemy_url
 
-    assert url.database == str(PROJECT_ROOT / "data" / "app.sqlite3")
+    assert url.database == str(root / "data" / "app.sqlite3")
+    assert (root / "data").is_dir()
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_the_project_root_is_this_project_which_holds_alembic_ini() -> None:
@@ -148,6 +156,39 @@ def test_a_bad_url_fails_in_one_line_naming_the_variable_and_hiding_the_value(
     assert "s3cr3t" not in message
 
 
+# The fix for a URL whose driver is not installed, by this project's driver.
+SAME_DATABASE_FIX = {
+    "sqlite": "use sqlite:// (this project's driver)",
+    "sqlite+aiosqlite": "use sqlite+aiosqlite:// (this project's driver) or sqlite://",
+    "postgresql+psycopg": "use postgresql+psycopg:// (this project's driver) or postgresql://",
+    "mysql+pymysql": "use mysql+pymysql:// (this project's driver) or mysql://",
+    "mysql+aiomysql": "use mysql+aiomysql:// (this project's driver) or mysql://",
+}
+
+
+@pytest.mark.parametrize(
+    ("scheme", "fix"),
+    [
+        (f"{DRIVER.split('+')[0]}+nosuchdriver", SAME_DATABASE_FIX[DRIVER]),
+        (
+            "nosuchdatabase",
+            f"install it, or use a {DRIVER.split('+')[0]}:// URL (this project's database)",
+        ),
+    ],
+)
+def test_a_url_whose_driver_is_not_installed_is_named_with_the_url_to_use(
+    monkeypatch: pytest.MonkeyPatch, scheme: str, fix: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"{scheme}://user:s3cr3t@db.example.com/app")
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    assert str(raised.value) == (
+        f"DATABASE_URL names the driver {scheme!r}, which is not installed; {fix}"
+    )
+
+
 def test_the_url_is_kept_out_of_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/s3cr3t.sqlite3")
 
@@ -210,6 +251,16 @@ def test_a_url_and_parts_together_are_refused(monkeypatch: pytest.MonkeyPatch) -
         ("MIGRATION_LOCK_TIMEOUT", "-1", "MIGRATION_LOCK_TIMEOUT is not valid"),
         ("MIGRATION_STATEMENT_TIMEOUT", "1 minute", "MIGRATION_STATEMENT_TIMEOUT is not valid"),
         ("MIGRATION_CONNECT_TIMEOUT", "0", "MIGRATION_CONNECT_TIMEOUT is not valid"),
+        ("MIGRATION_LOCK_TIMEOUT", "inf", "MIGRATION_LOCK_TIMEOUT is not valid"),
+        ("MIGRATION_STATEMENT_TIMEOUT", "0.0001", "MIGRATION_STATEMENT_TIMEOUT is under a milli"),
+        ("DATABASE_URL", f"{DRIVER}://u:s3cr3t@h/app%00x", "DATABASE_URL has a control char"),
+        ("DATABASE_URL", f"{DRIVER}://u@h/app\rs3cr3t", "DATABASE_URL has a control character"),
+        ("DATABASE_HOST", "h\ns3cr3t", "DATABASE_HOST has a control character"),
+        ("DATABASE_PASSWORD", "s3cr3t\x1b", "DATABASE_PASSWORD has a control character"),
+        ("DATABASE_URL", f"{DRIVER}://u@h/app?password=s3cr3t", "DATABASE_URL carries a secret"),
+        ("DATABASE_URL", f"{DRIVER}://u:s3@cr3t@h/app", "DATABASE_URL is not a database URL"),
+        ("DATABASE_URL", f"{DRIVER}://u@bad..host/app", "DATABASE_URL has a host name with an"),
+        ("DATABASE_HOST", "bad..host", "DATABASE_HOST has a host name with an empty"),
     ],
 )
 def test_a_malformed_setting_is_named_with_its_fix_in_one_line(
@@ -226,6 +277,25 @@ def test_a_malformed_setting_is_named_with_its_fix_in_one_line(
     assert "; " in message  # the fix follows the complaint
     assert "\n" not in message
     assert "s3cr3t" not in message
+
+
+def test_surrounding_whitespace_is_dropped_from_every_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for part, value in {
+        "HOST": " db.example.com\n",
+        "PORT": "6000 ",
+        "USER": "\tapp",
+        "PASSWORD": "s3cr3t\n",  # a secret file's trailing newline
+        "NAME": "app ",
+    }.items():
+        monkeypatch.setenv(f"DATABASE_{part}", value)
+
+    url = load_settings().sqlalchemy_url
+
+    assert (url.host, url.port, url.username) == ("db.example.com", 6000, "app")
+    assert url.password == "s3cr3t"
+    assert url.database and Path(url.database).name == "app"
 
 
 def test_parts_without_a_database_name_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

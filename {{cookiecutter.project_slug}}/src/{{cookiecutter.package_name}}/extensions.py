@@ -4,11 +4,11 @@ from alembic.config import Config
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
-from {{ cookiecutter.package_name }}.models import Base
+from {{ cookiecutter.package_name }}.models.base import Base
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT
 
 # db.Model and db.metadata are Base's registry and metadata: one set of tables for the app,
-# autogenerate and the tests. The models keep subclassing Base, so they need no Flask.
+# autogenerate and the tests, whether a model subclasses Base or db.Model.
 db = SQLAlchemy(model_class=Base)
 
 # `flask db ...` runs migrations/env.py, which sets every option of the migration context;

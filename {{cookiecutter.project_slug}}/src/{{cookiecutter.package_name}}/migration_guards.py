@@ -75,7 +75,8 @@ def connect_args(url: URL, settings: MigrationSettings) -> dict[str, Any]:
 def connection_failure(error: DBAPIError, url: URL) -> CommandError:
     """One line saying which server could not be reached and why, with the password hidden."""
     reason = _first_line(error, url)
-    where = url.render_as_string(hide_password=True)
+    # The server and database, not the query: a query may carry options only its owner reads.
+    where = url.set(query={}).render_as_string(hide_password=True)
     return CommandError(
         f"cannot connect to {where}: {reason}; check DATABASE_URL "
         "(or DATABASE_HOST, DATABASE_PORT, DATABASE_USER, DATABASE_PASSWORD, DATABASE_NAME)"
@@ -251,13 +252,17 @@ def _code(error: DBAPIError) -> str | int | None:
 
 
 def _first_line(error: DBAPIError, url: URL | None = None) -> str:
-    """The driver's own message, first line, without the password should it ever echo one."""
+    """The driver's own message, first line; withheld whole should it hold the password.
+
+    Withheld rather than masked: masking a short password's letters in the message would
+    show where they are, and so the password.
+    """
     message = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else repr(error)
+    if url is not None and url.password and str(url.password) in str(error.orig):
+        return f"{type(error.orig).__name__} (its message is withheld: it holds the password)"
     args: tuple[Any, ...] = getattr(error.orig, "args", ())
     if len(args) == 2 and isinstance(args[0], int):
         message = str(args[1])  # PyMySQL's (1292, "Truncated incorrect INTEGER value: 'x'")
-    if url is not None and url.password:
-        message = message.replace(str(url.password), "***")
     return message
 
 

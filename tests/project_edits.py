@@ -1,0 +1,85 @@
+"""What a user writes into a baked project in the tests: a model module, its import, revisions."""
+
+from tests.conftest import Project
+
+PRODUCTS = '''\
+"""Products for sale."""
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from my_project.models.base import Base
+from my_project.models.mixins import TimestampMixin
+
+
+class Product(TimestampMixin, Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32), unique=True)
+    price_cents: Mapped[int] = mapped_column(index=True)
+    legacy_code: Mapped[str | None] = mapped_column(String(10))
+'''
+
+
+def register_products(project: Project) -> None:
+    init = project.package / "models" / "__init__.py"
+    text = init.read_text(encoding="utf-8")
+    text = text.replace(
+        "from my_project.models.registration",
+        "from my_project.models.products import Product\nfrom my_project.models.registration",
+    ).replace('    "Base",\n', '    "Base",\n    "Product",\n')
+    init.write_text(text, encoding="utf-8")
+
+
+def autogenerate(project: Project, message: str, env: dict[str, str] | None = None) -> str:
+    """The text of the revision `alembic revision --autogenerate -m message` writes."""
+    before = set(project.revisions())
+    project.run("alembic", "revision", "--autogenerate", "-m", message, env=env)
+    [new] = set(project.revisions()) - before
+    return new.read_text(encoding="utf-8")
+
+
+HEAD = "c3b5d7e9f1a2"
+
+REVISION = '''\
+"""{message}
+
+Revision ID: {revision}
+Revises: {down_revision}
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = "{down_revision}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+{upgrade}
+
+
+def downgrade() -> None:
+{downgrade}
+'''
+
+
+def plant_revision(
+    project: Project, revision: str, upgrade: str, downgrade: str, down_revision: str = HEAD
+) -> str:
+    """Write a revision file after ``down_revision``; return its file name."""
+    name = f"2030_01_01_0000-{revision}_{revision}_planted.py"
+    project.write(
+        f"migrations/versions/{name}",
+        REVISION.format(
+            message=f"planted {revision}",
+            revision=revision,
+            down_revision=down_revision,
+            upgrade=upgrade,
+            downgrade=downgrade,
+        ),
+    )
+    return name
