@@ -3,14 +3,14 @@
 import json
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tests.conftest import Project, bake_with
-from tests.servers import new_database, server
+from tests.project_edits import autogenerate
+from tests.servers import database_of
 
 # The model module as the old system stored the data: everything as text.
 ACCOUNTS_BEFORE = '''\
@@ -160,33 +160,22 @@ def register_accounts(project: Project) -> None:
     init.write_text(text, encoding="utf-8")
 
 
-def autogenerate(project: Project, env: dict[str, str], message: str) -> str:
-    """The text of the revision `alembic revision --autogenerate -m message` writes."""
-    before = set(project.revisions())
-    project.run("alembic", "revision", "--autogenerate", "-m", message, env=env)
-    [new] = set(project.revisions()) - before
-    return new.read_text(encoding="utf-8")
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql", "mysql"])
 def typed(request: pytest.FixtureRequest, cookies_session: Any) -> Iterator[Typed]:
     """A project per database, at the revision before the type change, with four rows."""
     project = bake_with(cookies_session, {"database": request.param})
     project.install()
-    with ExitStack() as stack:
-        env: dict[str, str] = {}
-        if project.test_database_url is not None:
-            env = new_database(stack.enter_context(server(project.test_database_url)))[1]
+    with database_of(project.test_database_url) as env:
         project.run("alembic", "upgrade", "head", env=env)
         project.write("src/my_project/models/accounts.py", ACCOUNTS_BEFORE)
         register_accounts(project)
-        created = autogenerate(project, env, "add accounts")
+        created = autogenerate(project, "add accounts", env)
         project.run("alembic", "upgrade", "head", env=env)
         [before] = re.findall(r'^revision: str = "(\w+)"', created, re.M)
         scenario = Typed(project, env, request.param, before, "")
         scenario.sql(ROWS)
         project.write("src/my_project/models/accounts.py", ACCOUNTS_AFTER)
-        scenario.revision = autogenerate(project, env, "type accounts")
+        scenario.revision = autogenerate(project, "type accounts", env)
         yield scenario
 
 
