@@ -26,6 +26,8 @@ ALWAYS = [
     "src/my_project/__init__.py",
     "src/my_project/py.typed",
     "src/my_project/settings.py",
+    "src/my_project/migration_guards.py",
+    "src/my_project/type_changes.py",
     "src/my_project/db.py",
     "src/my_project/models/__init__.py",
     "src/my_project/models/base.py",

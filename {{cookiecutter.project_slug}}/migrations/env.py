@@ -27,10 +27,12 @@ from {{ cookiecutter.package_name }}.migration_guards import (
 {%- if cookiecutter.async_driver %}
     connect_async,
 {%- endif %}
+    convert_column_types,
     database_url,
     ddl_options,
     guard_engine,
     migration_settings,
+    one_line_conversion_failures,
     one_migration_at_a_time,
     sqlite_foreign_keys_off,
 )
@@ -60,6 +62,14 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     if type_ == "type" and not module.startswith("sqlalchemy."):
         autogen_context.imports.add(f"import {module}")
     return False
+
+
+def process_revision_directives(
+    migration_context: MigrationContext, revision: Any, directives: list[MigrationScript]
+) -> None:
+    """Give type changes the conversion of their rows; then write nothing if nothing changed."""
+    convert_column_types(migration_context, revision, directives)
+    skip_empty_autogenerate(migration_context, revision, directives)
 
 
 def skip_empty_autogenerate(
@@ -112,7 +122,7 @@ def configure_options(dialect_name: str) -> dict[str, Any]:
         "render_as_batch": dialect_name == "sqlite",
         "transaction_per_migration": True,
         "render_item": render_item,
-        "process_revision_directives": skip_empty_autogenerate,
+        "process_revision_directives": process_revision_directives,
     }
 
 
@@ -202,6 +212,7 @@ def run_deploy(connection: Connection, settings: MigrationSettings) -> None:
     with (
         one_migration_at_a_time(connection, settings, changes_schema()),
         bounded_waits(connection, settings),
+        one_line_conversion_failures(connection),
     ):
         run_migrations(connection)
 

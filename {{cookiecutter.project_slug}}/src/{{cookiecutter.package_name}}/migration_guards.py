@@ -1,8 +1,9 @@
-"""What env.py puts around a migration: one-line errors, one deploy at a time, bounded waits."""
+"""What env.py puts around a migration: one-line errors, deploy lock, bounded waits."""
 
 import asyncio
 import hashlib
 import math
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -13,8 +14,9 @@ from alembic.util import CommandError
 from sqlalchemy import URL, Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-# Relative, so that this module and settings.py can be copied into any package together;
-# MigrationSettings is re-exported so that env.py imports from this module alone.
+# Relative, so that this module, settings.py and type_changes.py can be copied into any
+# package together; MigrationSettings and convert_column_types are re-exported so that env.py
+# imports from this module alone.
 from .settings import MigrationSettings as MigrationSettings
 from .settings import (
     SettingsError,
@@ -23,6 +25,7 @@ from .settings import (
     load_settings,
     require_async_driver,
 )
+from .type_changes import convert_column_types as convert_column_types
 
 if TYPE_CHECKING:  # the async extension needs greenlet, which only async projects install
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -466,4 +469,42 @@ def _first_line(error: DBAPIError, url: URL | None = None) -> str:
     message = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else repr(error)
     if url is not None and url.password and str(url.password) in str(error.orig):
         return f"{type(error.orig).__name__} (its message is withheld: it holds the password)"
+    args: tuple[Any, ...] = getattr(error.orig, "args", ())
+    if len(args) == 2 and isinstance(args[0], int):
+        message = str(args[1])  # PyMySQL's (1292, "Truncated incorrect INTEGER value: 'x'")
     return message
+
+
+# Type changes on tables that hold rows. PostgreSQL's own spellings of true and false (any case,
+# spaces around them allowed); the SQLite and MySQL conversions accept the same ones.
+# Driver error codes of a value that did not convert: PostgreSQL's SQLSTATE class 22 (data
+# exception) and 42804 (no cast between the types), and MySQL's errors for a bad value.
+CONVERSION_ERRORS = ("42804", 1264, 1265, 1292, 1366)
+ALTER_TYPE_STATEMENTS = [
+    # PostgreSQL: ALTER TABLE t ALTER COLUMN c TYPE BOOLEAN USING c::BOOLEAN
+    re.compile(r"ALTER TABLE (?P<table>\S+) ALTER COLUMN (?P<column>\S+) TYPE (?P<conversion>.+)"),
+    # MySQL and MariaDB: ALTER TABLE t MODIFY c BOOL NULL
+    re.compile(r"ALTER TABLE (?P<table>\S+) MODIFY (?P<column>\S+) (?P<conversion>\S+)"),
+]
+
+
+@contextmanager
+def one_line_conversion_failures(connection: Connection) -> Iterator[None]:
+    """Turn a column type change that met a value it cannot convert into one line."""
+    try:
+        yield
+    except DBAPIError as error:
+        code = _code(error)
+        data_error = isinstance(code, str) and code.startswith("22")
+        statement = " ".join(str(error.statement or "").split())
+        found = next(filter(None, (s.match(statement) for s in ALTER_TYPE_STATEMENTS)), None)
+        if found is None or not (data_error or code in CONVERSION_ERRORS):
+            raise
+        if connection.dialect.name == "mysql":
+            state = "MySQL cannot roll back DDL: check `alembic current` and the tables it touched"
+        else:
+            state = "its revision was rolled back and the database is at the revision before it"
+        raise CommandError(
+            f"cannot convert {found['table']}.{found['column']} to {found['conversion']}: "
+            f"{_first_line(error)}; {state}; fix the rows or the conversion in the revision"
+        ) from None
