@@ -197,7 +197,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "--ignored",
             "--exclude-standard",
             "--directory",
-            "{{cookiecutter.project_slug}}",
+            "{{cookiecutter.project_slug|slugify}}",
         ],
         cwd=TEMPLATE_ROOT,
         capture_output=True,
@@ -206,7 +206,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if ignored:
         raise pytest.UsageError(
             f"the template directory holds ignored files that a bake would copy: {ignored}; "
-            "delete them (git clean -fdX '{{cookiecutter.project_slug}}')"
+            "delete them (git clean -fdX '{{cookiecutter.project_slug|slugify}}')"
         )
 
 

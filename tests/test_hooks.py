@@ -157,8 +157,12 @@ def test_an_empty_slug_is_refused_with_a_line_for_each_empty_field(
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("answer", ["project_slug=my/project", "project_slug=../escape"])
-def test_a_slug_naming_a_path_is_refused_and_writes_no_file(tmp_path: Path, answer: str) -> None:
+@pytest.mark.parametrize(
+    "answer", ["project_slug=my/project", "project_slug=a/b/c", "project_slug=../escape"]
+)
+def test_a_slug_naming_a_path_is_refused_and_leaves_no_directory_anywhere(
+    tmp_path: Path, answer: str
+) -> None:
     output = tmp_path / "output"
     output.mkdir()
 
@@ -167,9 +171,9 @@ def test_a_slug_naming_a_path_is_refused_and_writes_no_file(tmp_path: Path, answ
     assert result.returncode != 0
     slug = answer.partition("=")[2]
     assert f"ERROR: project_slug ({slug}): must be lowercase letters" in result.stderr
-    # Cookiecutter creates the project directory, with any parents the slug names, before the
-    # hook runs, and removes only the last of them: an empty `my/` is left, and no file.
-    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+    # Cookiecutter creates the project directory before the hook runs and removes it when the
+    # hook refuses; the directory's name is the slug made a slug, so it has no parents to leave.
+    assert list(output.iterdir()) == []
     assert sorted(path.name for path in tmp_path.iterdir()) == ["output"]
 
 

@@ -15,7 +15,7 @@ from tests.cookiecutter_cli import cookiecutter_config
 from tests.project_edits import plant_revision
 
 ANSWERS = {"project_name": "Inventory Service"}
-TEMPLATE = "{{cookiecutter.project_slug}}"
+TEMPLATE = "{{cookiecutter.project_slug|slugify}}"
 FIRST_REVISION = "migrations/versions/2026_11_21_0900-6d1f0c2a9b3e_create_users_and_roles.py"
 
 PRODUCTS = '''\
