@@ -251,10 +251,19 @@ def test_the_app_writes_and_reads_its_models_after_flask_db_upgrade(
     }
 
 
-def test_a_malformed_database_url_stops_flask_db_in_one_line_without_echoing_it(
-    flask_project: Project,
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("hunter2@nowhere", "DATABASE_URL is not a database URL; expected a form like"),
+        ("sqlite:///app.sqlite3?password=hunter2", "DATABASE_URL carries a secret in its query"),
+        ("sqlite:///app.sqlite3?x=hunter2%0A", "DATABASE_URL has a control character"),
+    ],
+    ids=["unparsable", "password-in-query", "control-character"],
+)
+def test_a_bad_database_url_stops_flask_db_in_one_line_without_echoing_it(
+    flask_project: Project, url: str, complaint: str
 ) -> None:
-    bad = {"DATABASE_URL": "hunter2@nowhere"}
+    bad = {"DATABASE_URL": url}
     upgrade = flask_project.run("flask", "db", "upgrade", env=bad, check=False)
     # `flask --help` loads the app to list its commands; Flask shows the traceback of any
     # failure to load it (short of its own NoAppException, which would make `flask db` add
@@ -262,9 +271,9 @@ def test_a_malformed_database_url_stops_flask_db_in_one_line_without_echoing_it(
     help_ = flask_project.run("flask", "--help", env=bad, check=False)
 
     assert upgrade.returncode != 0
-    assert "Error: DATABASE_URL is not a database URL; expected a form like" in upgrade.stderr
+    assert f"Error: {complaint}" in upgrade.stderr
     assert "Traceback" not in upgrade.stdout + upgrade.stderr
-    assert "DATABASE_URL is not a database URL; expected a form like" in help_.stderr
+    assert complaint in help_.stderr
     assert "Usage: flask [OPTIONS] COMMAND [ARGS]..." in help_.stdout
     for result in (upgrade, help_):
         assert "hunter2" not in result.stdout + result.stderr
