@@ -136,6 +136,20 @@ def bake_with(cookies: Any, answers: dict[str, Any]) -> Project:
     return Project(result.project_path, result.context, server)
 
 
+@pytest.fixture(scope="module")
+def baked(cookies_session: Any) -> Callable[[str], Project]:
+    """The installed bake of a COMBINATIONS entry, made once per module."""
+    projects: dict[str, Project] = {}
+
+    def get(name: str) -> Project:
+        if name not in projects:
+            projects[name] = bake_with(cookies_session, COMBINATIONS[name])
+            projects[name].install()
+        return projects[name]
+
+    return get
+
+
 @pytest.fixture
 def project(bake: BakeProject) -> Project:
     """The default project, installed and ready to run."""

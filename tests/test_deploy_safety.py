@@ -4,15 +4,14 @@ take turns, waits are bounded, and a failed migration loses nothing."""
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.alembic_many import alembic_many
-from tests.conftest import SERVERS, Project, bake_with
+from tests.conftest import SERVERS, Project
 from tests.project_edits import HEAD, plant_revision
 from tests.servers import Server, new_database, password_checking_postgresql, server
 
@@ -40,17 +39,13 @@ PASSWORDS = [
 
 
 @pytest.fixture(scope="module")
-def postgresql_project(cookies_session: Any) -> Project:
-    project = bake_with(cookies_session, {"database": "postgresql"})
-    project.install()
-    return project
+def postgresql_project(baked: Callable[[str], Project]) -> Project:
+    return baked("postgresql")
 
 
 @pytest.fixture(scope="module")
-def mysql_project(cookies_session: Any) -> Project:
-    project = bake_with(cookies_session, {"database": "mysql"})
-    project.install()
-    return project
+def mysql_project(baked: Callable[[str], Project]) -> Project:
+    return baked("mysql")
 
 
 @pytest.fixture

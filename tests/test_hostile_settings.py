@@ -1,30 +1,26 @@
 """Hostile settings: never another server than the one named, never a piece of a secret, never
 a traceback; every bad value ends in one line naming its variable."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.alembic_many import alembic_many
-from tests.conftest import SERVERS, Project, bake_with
+from tests.conftest import SERVERS, Project
 from tests.servers import Server, password_checking_postgresql, server
 
 SECRET = "Qx7-Secret"
 
 
 @pytest.fixture(scope="module")
-def postgresql_project(cookies_session: Any) -> Project:
-    project = bake_with(cookies_session, {"database": "postgresql"})
-    project.install()
-    return project
+def postgresql_project(baked: Callable[[str], Project]) -> Project:
+    return baked("postgresql")
 
 
 @pytest.fixture(scope="module")
-def mysql_async_project(cookies_session: Any) -> Project:
-    project = bake_with(cookies_session, {"database": "mysql", "async_driver": True})
-    project.install()
-    return project
+def mysql_async_project(baked: Callable[[str], Project]) -> Project:
+    return baked("mysql-async")
 
 
 @pytest.fixture(scope="module")

@@ -15,27 +15,13 @@ import psycopg
 import pymysql
 import pytest
 
-from tests.conftest import COMBINATIONS, SERVERS, Project, bake_with
+from tests.conftest import SERVERS, Project
 from tests.network import silent_server, stalling_proxy, wait_until
 from tests.project_edits import HEAD, plant_revision
 from tests.servers import Server, new_database, server
 
 SECRET = "S3cr3tPw"
 PLANTED = "fa11fa11fa11"
-
-
-@pytest.fixture(scope="module")
-def baked(cookies_session: Any) -> Callable[[str], Project]:
-    """The installed bake of a COMBINATIONS entry, made once per module."""
-    projects: dict[str, Project] = {}
-
-    def get(name: str) -> Project:
-        if name not in projects:
-            projects[name] = bake_with(cookies_session, COMBINATIONS[name])
-            projects[name].install()
-        return projects[name]
-
-    return get
 
 
 @pytest.fixture
