@@ -2,8 +2,10 @@
 
 import json
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -316,3 +318,77 @@ def test_the_projects_own_suite_passes_with_the_type_change(typed: Typed) -> Non
 
     assert re.search(r"test_round_trip\.py::\S+ PASSED", result.stdout)
     assert "test_models_match_migrations_at_head PASSED" in result.stdout
+
+
+# A column of numbers kept as text, and the same column as a Float: SQLite's CAST would make 0
+# of a value that is not a number, so the revision checks first.
+MEASUREMENTS = '''\
+"""Measurements imported as text."""
+
+from sqlalchemy import {kind}
+from sqlalchemy.orm import Mapped, mapped_column
+
+from my_project.models.base import Base
+
+
+class Measurement(Base):
+    __tablename__ = "measurements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weight: Mapped[{python} | None] = mapped_column({kind})
+'''
+
+READ_WEIGHTS = (
+    "import json, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+    "print(json.dumps(c.execute('SELECT id, weight FROM measurements ORDER BY id').fetchall()))"
+)
+
+
+def test_a_sqlite_text_column_of_numbers_becomes_a_float_and_a_word_is_refused(
+    baked: Callable[[str], Project], tmp_path: Path
+) -> None:
+    project = baked("sqlite-default")
+    database = tmp_path / "numbers.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{database}"}
+    module = project.package / "models" / "measurements.py"
+    init = project.package / "models" / "__init__.py"
+    registered = init.read_text(encoding="utf-8")
+    try:
+        project.run("alembic", "upgrade", "head", env=env)
+        module.write_text(MEASUREMENTS.format(kind="Text", python="str"), encoding="utf-8")
+        init.write_text(registered + "from .measurements import Measurement\n", encoding="utf-8")
+        created = autogenerate(project, "add measurements", env)
+        project.run("alembic", "upgrade", "head", env=env)
+        with sqlite3.connect(database) as connection:
+            connection.execute(
+                "INSERT INTO measurements VALUES (1, '1.5'), (2, ' 2 '), (3, '-3e2'), (4, NULL)"
+            )
+        module.write_text(MEASUREMENTS.format(kind="Float", python="float"), encoding="utf-8")
+        revision = autogenerate(project, "weights as numbers", env)
+
+        project.run("alembic", "upgrade", "head", env=env)
+        converted = project.run("python", "-c", READ_WEIGHTS, str(database)).stdout
+        project.run("alembic", "downgrade", "-1", env=env)
+        with sqlite3.connect(database) as connection:
+            connection.execute("INSERT INTO measurements VALUES (5, 'heavy')")
+        refused = project.run("alembic", "upgrade", "head", env=env, check=False)
+        kept = project.run("python", "-c", READ_WEIGHTS, str(database)).stdout
+        current = project.run("alembic", "current", env=env).stdout.strip()
+    finally:
+        module.unlink(missing_ok=True)
+        init.write_text(registered, encoding="utf-8")
+        for path in project.revisions():
+            if path.name.endswith(("_add_measurements.py", "_weights_as_numbers.py")):
+                path.unlink()
+
+    assert "cannot convert measurements.weight from TEXT to FLOAT" in revision
+    assert json.loads(converted) == [[1, 1.5], [2, 2.0], [3, -300.0], [4, None]]
+    output = (refused.stdout + refused.stderr).splitlines()
+    [line] = [line for line in output if not line.startswith("INFO ")]
+    assert line == (
+        "FAILED: cannot convert measurements.weight from TEXT to FLOAT: 'heavy' is not a "
+        "number; nothing was changed: fix the row or the revision, and run it again"
+    )
+    [before] = re.findall(r'^revision: str = "(\w+)"', created, re.M)
+    assert current == before
+    assert json.loads(kept) == [[1, "1.5"], [2, "2.0"], [3, "-300.0"], [4, None], [5, "heavy"]]

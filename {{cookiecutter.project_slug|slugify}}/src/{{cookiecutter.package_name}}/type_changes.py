@@ -146,6 +146,10 @@ def _sqlite_conversion(column: str, new: types.TypeEngine[Any]) -> tuple[str, st
         digits = f"trim({column})"
         signed = f"{digits} GLOB '[0-9]*' OR {digits} GLOB '[+-][0-9]*'"
         return f"NOT ({signed}) OR substr({digits}, 2) GLOB '*[^0-9]*'", "whole number", ""
+    if isinstance(new, (types.Float, types.Numeric)):  # CAST("abc" AS FLOAT) would give 0
+        number = f"trim({column})"
+        json_number = f"json_valid({number}) AND json_type({number}) IN ('integer', 'real')"
+        return f"NOT ({json_number})", "number", ""
     return None
 
 
