@@ -1,4 +1,5 @@
-"""Many alembic command lines in one process of a baked project, for tests of many settings."""
+"""Alembic in a baked project as the tests read it: many command lines in one process, and the
+one FAILED line a failed command must end in."""
 
 import json
 from typing import Any
@@ -50,3 +51,11 @@ def alembic_many(project: Project, cases: list[dict[str, Any]]) -> list[dict[str
     for path in (script, listed, answers):
         path.unlink()
     return results
+
+
+def failed_line(code: int, output: str) -> str:
+    """The one FAILED line of a command that failed, beside its INFO progress lines."""
+    assert code != 0, output
+    lines = [line for line in output.strip().splitlines() if not line.startswith("INFO ")]
+    assert len(lines) == 1 and lines[0].startswith("FAILED: "), output
+    return lines[0]

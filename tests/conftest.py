@@ -94,6 +94,17 @@ class Project:
             )
         return result
 
+    def start(self, *command: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+        """Start ``command`` as ``run`` would, without waiting; its output and errors in one."""
+        return subprocess.Popen(
+            command,
+            cwd=self.path,
+            env=self.environment(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         environment = {k: v for k, v in os.environ.items() if k not in FOREIGN_VARIABLES}
         venv_bin = self.path / ".venv" / "bin"

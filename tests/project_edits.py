@@ -22,14 +22,20 @@ class Product(TimestampMixin, Base):
 '''
 
 
-def register_products(project: Project) -> None:
+def register_model(project: Project, module: str, name: str) -> None:
+    """Import ``name`` from models/``module``.py in models/__init__.py and export it, as the
+    baked README says."""
     init = project.package / "models" / "__init__.py"
     text = init.read_text(encoding="utf-8")
     text = text.replace(
         "from my_project.models.registration",
-        "from my_project.models.products import Product\nfrom my_project.models.registration",
-    ).replace('    "Base",\n', '    "Base",\n    "Product",\n')
+        f"from my_project.models.{module} import {name}\nfrom my_project.models.registration",
+    ).replace('    "Base",\n', f'    "Base",\n    "{name}",\n')
     init.write_text(text, encoding="utf-8")
+
+
+def register_products(project: Project) -> None:
+    register_model(project, "products", "Product")
 
 
 def autogenerate(project: Project, message: str, env: dict[str, str] | None = None) -> str:

@@ -2,7 +2,6 @@
 take turns, waits are bounded, and a failed migration loses nothing."""
 
 import sqlite3
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.alembic_many import alembic_many
+from tests.alembic_many import alembic_many, failed_line
 from tests.conftest import SERVERS, Project
 from tests.project_edits import HEAD, plant_revision
 from tests.servers import Server, new_database, password_checking_postgresql, server
@@ -137,12 +136,7 @@ def test_every_kind_of_password_authenticates_as_a_url_and_as_parts_and_never_sh
 def one_line_failure(project: Project, env: dict[str, str], *argv: str) -> str:
     """Run alembic, expecting it to fail with one FAILED line beside its INFO progress lines."""
     result = project.run("alembic", *argv, env=env, check=False)
-    output = (result.stdout + result.stderr).strip()
-    assert result.returncode != 0, output
-    failed = [line for line in output.splitlines() if not line.startswith("INFO ")]
-    assert len(failed) == 1, output
-    assert failed[0].startswith("FAILED: "), output
-    return failed[0]
+    return failed_line(result.returncode, result.stdout + result.stderr)
 
 
 @pytest.mark.parametrize(
@@ -244,17 +238,6 @@ def slow_first_revision(project: Project, sleep: str) -> Iterator[None]:
         first.write_text(original, encoding="utf-8")
 
 
-def start_alembic(project: Project, env: dict[str, str], *argv: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        ["alembic", *argv],
-        cwd=project.path,
-        env=project.environment(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 @pytest.mark.parametrize("backend", ["postgresql", "mysql"])
 def test_five_deploys_at_once_take_turns_and_apply_each_revision_once(
     request: pytest.FixtureRequest, backend: str
@@ -265,7 +248,7 @@ def test_five_deploys_at_once_take_turns_and_apply_each_revision_once(
     sleep = "SELECT pg_sleep(2)" if backend == "postgresql" else "SELECT SLEEP(2)"
 
     with slow_first_revision(project, sleep):
-        deploys = [start_alembic(project, env, "upgrade", "head") for _ in range(5)]
+        deploys = [project.start("alembic", "upgrade", "head", env=env) for _ in range(5)]
         outputs = [deploy.communicate(timeout=120)[0] for deploy in deploys]
 
     assert [deploy.returncode for deploy in deploys] == [0] * 5, outputs
@@ -281,7 +264,7 @@ def test_a_deploy_that_cannot_get_the_lock_in_time_fails_clearly(
     database, env = new_database(postgresql)
 
     with slow_first_revision(postgresql_project, "SELECT pg_sleep(6)"):
-        first = start_alembic(postgresql_project, env, "upgrade", "head")
+        first = postgresql_project.start("alembic", "upgrade", "head", env=env)
         _wait_for_advisory_lock(postgresql, database)
         started = time.monotonic()
         output = one_line_failure(

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.alembic_many import alembic_many
+from tests.alembic_many import alembic_many, failed_line
 from tests.conftest import SERVERS, Project
 from tests.servers import Server, password_checking_postgresql, server
 
@@ -36,13 +36,8 @@ def postgresql_admin() -> Iterator[Server]:
         yield admin
 
 
-def one_line(result: dict[str, Any]) -> str:
-    """The single FAILED line of a failed command (beside alembic's INFO progress lines)."""
-    assert result["code"] != 0, result["output"]
-    lines = [line for line in result["output"].splitlines() if not line.startswith("INFO ")]
-    assert len(lines) == 1 and lines[0].startswith("FAILED: "), result["output"]
-    line: str = lines[0]
-    return line
+def failed_line_of(result: dict[str, Any]) -> str:
+    return failed_line(result["code"], result["output"])
 
 
 def tables_of(admin: Server, database: str) -> list[str]:
@@ -78,7 +73,7 @@ def test_control_characters_never_reach_the_driver_nor_another_database(
 
     for variable, envs in cases.items():
         for env in envs:
-            line = one_line(next(results))
+            line = failed_line_of(next(results))
             assert line.startswith(f"FAILED: {variable} has a control character"), (env, line)
             assert target not in line and SECRET not in line
     assert tables_of(admin, target) == []
@@ -166,7 +161,7 @@ def test_a_password_in_a_broken_url_or_its_query_never_shows(
         postgresql_project, [{"env": {"DATABASE_URL": url}, "argv": ["upgrade", "head"]}]
     )
 
-    line = one_line(result)
+    line = failed_line_of(result)
     assert line.startswith(f"FAILED: {expected}"), line
     for piece in (SECRET, SECRET[:4], SECRET[4:]):
         assert piece not in line
@@ -243,7 +238,7 @@ def test_a_wrong_password_is_withheld_structurally_never_masked_letter_by_letter
         [{"env": {"DATABASE_URL": admin.url_for(database, user, "e")}, "argv": ["current"]}],
     )
 
-    line = one_line(wrong_e)
+    line = failed_line_of(wrong_e)
     assert line.startswith(f"FAILED: cannot connect to postgresql+psycopg://{user}:***@"), line
     assert "its message is withheld" in line
     assert "***ction" not in line and "fail***d" not in line
@@ -276,7 +271,7 @@ def test_timeouts_out_of_the_servers_range_are_refused_in_one_line(
 
     [result] = alembic_many(project, [{"env": env, "argv": ["current"]}])
 
-    assert one_line(result).startswith(f"FAILED: {variable} {expected}")
+    assert failed_line_of(result).startswith(f"FAILED: {variable} {expected}")
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "mysql"])
@@ -345,7 +340,7 @@ def test_unusable_hosts_tls_files_and_drivers_are_one_line_each(
         ],
     )
 
-    lines = [one_line(result) for result in on_postgresql + on_mysql]
+    lines = [failed_line_of(result) for result in on_postgresql + on_mysql]
     empty_label = "has a host name with an empty or over-long label"
     assert lines[0].startswith(f"FAILED: DATABASE_URL {empty_label}")
     assert lines[1].startswith(f"FAILED: DATABASE_URL {empty_label}")

@@ -15,6 +15,7 @@ import psycopg
 import pymysql
 import pytest
 
+from tests.alembic_many import failed_line
 from tests.conftest import SERVERS, Project
 from tests.network import silent_server, stalling_proxy, wait_until
 from tests.project_edits import HEAD, plant_revision
@@ -30,33 +31,14 @@ def admin(request: pytest.FixtureRequest) -> Iterator[Server]:
         yield admin
 
 
-def start(project: Project, env: dict[str, str], *argv: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        ["alembic", *argv],
-        cwd=project.path,
-        env=project.environment(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
     """Wait for ``process`` (killing it if it outlives ``timeout``): its exit code and output."""
     try:
-        stdout, stderr = process.communicate(timeout=timeout)
+        output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        stdout, stderr = process.communicate()
-    return process.returncode, stdout + stderr
-
-
-def failed_line(code: int, output: str) -> str:
-    """The one FAILED line of a command that failed, beside its INFO progress lines."""
-    assert code != 0, output
-    lines = [line for line in output.strip().splitlines() if not line.startswith("INFO ")]
-    assert len(lines) == 1 and lines[0].startswith("FAILED: "), output
-    return lines[0]
+        output, _ = process.communicate()
+    return process.returncode, output
 
 
 def planted(project: Project, upgrade: str) -> Path:
@@ -143,7 +125,7 @@ def test_a_migration_whose_network_stalls_frees_its_locks_within_the_idle_timeou
         with stalling_proxy(admin.host, admin.port) as proxy:
             url = env["DATABASE_URL"].replace(f":{admin.port}/", f":{proxy.port}/")
             silent = {"DATABASE_URL": url, "MIGRATION_IDLE_TIMEOUT": "2"}
-            deploy = start(project, silent, "upgrade", "head")
+            deploy = project.start("alembic", "upgrade", "head", env=silent)
             try:
                 wait_until(lambda: sleeping_in(admin, database), 60, "the deploy's sleep")
                 proxy.stall()
@@ -186,12 +168,12 @@ def test_reading_commands_answer_at_once_while_a_deploy_holds_the_lock(
     sleep = "SELECT pg_sleep(120)" if admin.backend == "postgresql" else "SELECT SLEEP(120)"
     revision = planted(project, f"    op.execute({sleep!r})")
     try:
-        deploy = start(project, env, "upgrade", "head")
+        deploy = project.start("alembic", "upgrade", "head", env=env)
         try:
             wait_until(lambda: sleeping_in(admin, database), 60, "the deploy's sleep")
             started = time.monotonic()
             readers = {
-                argv: start(project, env, *argv.split())
+                argv: project.start("alembic", *argv.split(), env=env)
                 for argv in ("current", "check", "history", "heads", "upgrade head --sql")
             }
             answers = {argv: finish(reader, timeout=90) for argv, reader in readers.items()}
@@ -296,7 +278,7 @@ def test_a_sqlite_migration_killed_mid_revision_leaves_nothing_and_current_answe
     marker = project.path / "mid-revision"
     revision = planted(project, HALFWAY.format(then=HANG))
     try:
-        deploy = start(project, env, "upgrade", "head")
+        deploy = project.start("alembic", "upgrade", "head", env=env)
         try:
             wait_until(marker.exists, 60, "the revision's first changes")
             started = time.monotonic()
@@ -328,9 +310,9 @@ def test_concurrent_sqlite_upgrades_and_downgrades_take_turns(
     slowed = 'def upgrade() -> None:\n    __import__("time").sleep(6)\n'
     first.write_text(original.replace("def upgrade() -> None:\n", slowed, 1), encoding="utf-8")
     try:
-        runs = [start(project, env, "upgrade", "head") for _ in range(5)]
+        runs = [project.start("alembic", "upgrade", "head", env=env) for _ in range(5)]
         upgrades = [finish(run) for run in runs]
-        runs = [start(project, env, "downgrade", "-1") for _ in range(3)]
+        runs = [project.start("alembic", "downgrade", "-1", env=env) for _ in range(3)]
         downgrades = [finish(run) for run in runs]
     finally:
         first.write_text(original, encoding="utf-8")

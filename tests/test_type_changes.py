@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Project, bake_with
-from tests.project_edits import autogenerate
+from tests.project_edits import autogenerate, register_model
 from tests.servers import database_of
 
 # The model module as the old system stored the data: everything as text.
@@ -151,17 +151,6 @@ class Typed:
         return version, rows
 
 
-def register_accounts(project: Project) -> None:
-    """Import the module in models/__init__.py and export its model, as the README says."""
-    init = project.package / "models" / "__init__.py"
-    text = init.read_text(encoding="utf-8")
-    text = text.replace(
-        "from my_project.models.base import Base\n",
-        "from my_project.models.accounts import Account\nfrom my_project.models.base import Base\n",
-    ).replace("__all__ = [\n", '__all__ = [\n    "Account",\n')
-    init.write_text(text, encoding="utf-8")
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql", "mysql"])
 def typed(request: pytest.FixtureRequest, cookies_session: Any) -> Iterator[Typed]:
     """A project per database, at the revision before the type change, with four rows."""
@@ -170,7 +159,7 @@ def typed(request: pytest.FixtureRequest, cookies_session: Any) -> Iterator[Type
     with database_of(project.test_database_url) as env:
         project.run("alembic", "upgrade", "head", env=env)
         project.write("src/my_project/models/accounts.py", ACCOUNTS_BEFORE)
-        register_accounts(project)
+        register_model(project, "accounts", "Account")
         created = autogenerate(project, "add accounts", env)
         project.run("alembic", "upgrade", "head", env=env)
         [before] = re.findall(r'^revision: str = "(\w+)"', created, re.M)
