@@ -7,7 +7,9 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from alembic.util import CommandError
@@ -47,6 +49,8 @@ TIMEOUTS = {
 MYSQL_LONGEST_WAIT = 31536000
 # The longest idle_timeout PostgreSQL can take, in seconds: its limit is 2**31 - 1 milliseconds.
 LONGEST_SILENCE = (2**31 - 1) // 1000
+# Where a connection remembers whether a pooler answers for PostgreSQL (see through_pooler).
+THROUGH_POOLER = "migration_guards.through_pooler"
 
 
 def database_url(for_asyncio: bool = False) -> URL:
@@ -77,6 +81,10 @@ def connect_args(url: URL, settings: MigrationSettings) -> dict[str, Any]:
             "connect_timeout": max(2, math.ceil(settings.connect_timeout)),
             **_keepalives("keepalives_", silence),
             **({"keepalives": 1, "tcp_user_timeout": silence * 1000} if silence else {}),
+            # No server-side prepared statements: behind a transaction pooler they would stay
+            # on a server connection that the next transaction may not get, and that another
+            # client gets instead. Migrations run each statement a few times at most.
+            **({"prepare_threshold": None} if url.get_driver_name() == "psycopg" else {}),
         }
     if backend == "mysql":
         options = {**driver_connect_args(url), "connect_timeout": settings.connect_timeout}
@@ -188,12 +196,17 @@ def one_migration_at_a_time(
     The lock belongs to the session (an advisory lock on PostgreSQL, GET_LOCK on MySQL): it is
     released on the way out, or by the server if the process dies or goes silent for
     ``idle_timeout``. The deploys that waited find the version table at head and have nothing
-    left to do. On SQLite the lock is a transaction on a file beside the database. Commands
-    that only read (``alembic current``, ``check``) take no lock and never wait for one.
+    left to do. Behind a connection pooler the lock belongs to one transaction that holds the
+    whole migration (see _transaction_lock). On SQLite the lock is a transaction on a file
+    beside the database. Commands that only read (``alembic current``, ``check``) take no lock
+    and never wait for one.
     """
     backend = connection.dialect.name
     if not changes_schema:
         yield
+    elif through_pooler(connection):
+        with _transaction_lock(connection, settings):
+            yield
     elif backend == "sqlite":
         with _sqlite_lock(connection, settings.lock_wait):
             yield
@@ -247,6 +260,84 @@ def _server_lock(
             connection.commit()
         except DBAPIError:
             pass  # The connection is gone, and the server freed the lock with it.
+
+
+def through_pooler(connection: Connection) -> bool:
+    """Whether a connection pooler (PgBouncer, say) answers for PostgreSQL on ``connection``.
+
+    PostgreSQL tells a client at login the id of the server process serving it; a pooler
+    hands out an id of its own making, since the server process behind it may change with
+    every transaction. A driver that does not tell the id counts as pooled: the safe guess.
+    """
+    if connection.dialect.name != "postgresql":
+        return False
+    if THROUGH_POOLER not in connection.info:
+        driver_info = getattr(connection.connection.driver_connection, "info", None)
+        login_pid = getattr(driver_info, "backend_pid", None)
+        server_pid = connection.scalar(text("SELECT pg_backend_pid()"))
+        connection.rollback()
+        connection.info[THROUGH_POOLER] = login_pid is None or login_pid != server_pid
+    return bool(connection.info[THROUGH_POOLER])
+
+
+@contextmanager
+def _transaction_lock(connection: Connection, settings: MigrationSettings) -> Iterator[None]:
+    """The deploy lock behind a pooler: one transaction takes it and runs the whole migration.
+
+    A pooler in transaction mode hands each transaction whichever server connection is free,
+    so a session's advisory lock or SET would protect nothing in the next transaction and stay
+    behind for the next client. A transaction's advisory lock (pg_advisory_xact_lock) and
+    SET LOCAL (set_config(..., true)) end with it, on the server connection that ran it.
+    While waiting, each failed try is rolled back, so a waiting deploy holds no server
+    connection between tries. Should the client go silent, the server ends the transaction
+    after ``idle_timeout`` (idle_in_transaction_session_timeout), freeing the lock.
+    """
+    deadline = time.monotonic() + settings.lock_wait
+    key = {"key": _key()}
+    while not connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), key):
+        connection.rollback()
+        if time.monotonic() >= deadline:
+            raise _lock_wait_failure(settings.lock_wait)
+        time.sleep(POLL_SECONDS)
+    silence = _silence_seconds(settings)
+    if silence:
+        connection.execute(
+            text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
+            {"ms": str(silence * 1000)},
+        )
+    try:
+        yield
+    except BaseException as error:
+        with suppress(DBAPIError):  # a connection that is gone was rolled back by the server
+            connection.rollback()
+        revision = _autocommit_revision(error.__traceback__)
+        if revision is not None:
+            raise CommandError(
+                f"{revision} runs statements outside a transaction (autocommit_block), which "
+                "behind a connection pooler would run without the deploy lock and the "
+                "timeouts; nothing was applied; run this deploy with DATABASE_URL naming the "
+                "database server itself, not the pooler"
+            ) from None
+        raise
+    if connection.in_transaction():
+        connection.commit()
+
+
+def _autocommit_revision(traceback: TracebackType | None) -> str | None:
+    """The revision file whose ``autocommit_block()`` failed, if that is what ``traceback`` shows.
+
+    Alembic cannot leave a transaction that env.py began (the one holding the lock behind a
+    pooler): its autocommit_block fails before running or committing anything.
+    """
+    frames = []
+    while traceback is not None:
+        frames.append(traceback.tb_frame)
+        traceback = traceback.tb_next
+    if len(frames) < 2 or frames[-1].f_code.co_name != "autocommit_block":
+        return None
+    if Path(frames[-1].f_code.co_filename).parent.name != "runtime":
+        return None  # not Alembic's alembic/runtime/migration.py
+    return Path(frames[-2].f_code.co_filename).name
 
 
 def _end_session_when_silent(
@@ -344,14 +435,23 @@ def bounded_waits(connection: Connection, settings: MigrationSettings) -> Iterat
 
     A blocked ALTER TABLE also blocks every query queued behind it, so failing after
     ``lock_timeout`` is kinder to a live application than waiting. The revision that gave up
-    is rolled back where DDL is transactional (PostgreSQL, SQLite).
+    is rolled back where DDL is transactional (PostgreSQL, SQLite). Behind a pooler the limits
+    hold for the migration's one transaction only (SET LOCAL), which ends here.
     """
-    _set_timeouts(connection, settings)
+    pooled = through_pooler(connection)
+    _set_timeouts(connection, settings, local=pooled)
     try:
         yield
+        if pooled and connection.in_transaction():
+            connection.commit()  # the migration's one transaction, and its SET LOCALs with it
     except OperationalError as error:
         if connection.dialect.name == "mysql":
             state = "MySQL cannot roll back DDL: check `alembic current` and the tables it touched"
+        elif pooled:
+            state = (
+                "behind a pooler the deploy is one transaction: it was rolled back whole and "
+                "the database is at the revision it had before"
+            )
         else:
             state = "its revision was rolled back and the database is at the revision before it"
         setting = TIMEOUTS.get(_code(error))
@@ -370,17 +470,20 @@ def bounded_waits(connection: Connection, settings: MigrationSettings) -> Iterat
         ) from None
 
 
-def _set_timeouts(connection: Connection, settings: MigrationSettings) -> None:
+def _set_timeouts(connection: Connection, settings: MigrationSettings, local: bool) -> None:
+    """Set the timeouts for the session, or (``local``) for the transaction now open only."""
     lock_ms = round(settings.lock_timeout * 1000)
     statement_ms = round(settings.statement_timeout * 1000)
     if connection.dialect.name == "postgresql":
         connection.execute(
             text(
-                "SELECT set_config('lock_timeout', :lock, false), "
-                "set_config('statement_timeout', :statement, false)"
+                "SELECT set_config('lock_timeout', :lock, :local), "
+                "set_config('statement_timeout', :statement, :local)"
             ),
-            {"lock": f"{lock_ms}ms", "statement": f"{statement_ms}ms"},
+            {"lock": f"{lock_ms}ms", "statement": f"{statement_ms}ms", "local": local},
         )
+        if local:
+            return
     elif connection.dialect.name == "mysql":
         lock_seconds = math.ceil(settings.lock_timeout) or MYSQL_LONGEST_WAIT
         connection.execute(
