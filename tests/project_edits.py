@@ -1,5 +1,8 @@
 """What a user writes into a baked project in the tests: a model module, its import, revisions."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from tests.conftest import Project
 
 PRODUCTS = '''\
@@ -89,3 +92,16 @@ def plant_revision(
         ),
     )
     return name
+
+
+@contextmanager
+def slow_first_revision(project: Project, sleep: str) -> Iterator[None]:
+    """Make the first shipped revision sleep first, so that racing deploys surely overlap."""
+    first = next(path for path in project.revisions() if "create_users_and_roles" in path.name)
+    original = first.read_text(encoding="utf-8")
+    slowed = f"def upgrade() -> None:\n    op.execute({sleep!r})\n"
+    first.write_text(original.replace("def upgrade() -> None:\n", slowed, 1), encoding="utf-8")
+    try:
+        yield
+    finally:
+        first.write_text(original, encoding="utf-8")

@@ -199,7 +199,7 @@ def password_checking_postgresql() -> Iterator[str]:
     password_file.write_text(admin_password, encoding="utf-8")
     if as_owner:
         shutil.chown(password_file, "postgres")
-    port = _free_port()
+    port = free_port()
     data = root / "data"
     try:
         subprocess.run(
@@ -233,7 +233,8 @@ def _postgresql_binary(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

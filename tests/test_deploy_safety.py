@@ -4,14 +4,13 @@ take turns, waits are bounded, and a failed migration loses nothing."""
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.alembic_many import alembic_many, failed_line
 from tests.conftest import SERVERS, Project
-from tests.project_edits import HEAD, plant_revision
+from tests.project_edits import HEAD, plant_revision, slow_first_revision
 from tests.servers import Server, new_database, password_checking_postgresql, server
 
 BEFORE_HEAD = "9a4e7c1d2b8f"
@@ -223,19 +222,6 @@ def test_heads_history_and_offline_sql_need_no_reachable_database(
     assert "CREATE TABLE users" in sql.stdout
     assert "DROP TABLE users" in back.stdout
     assert "S3cr3tPw" not in sql.stdout + sql.stderr + back.stdout + back.stderr
-
-
-@contextmanager
-def slow_first_revision(project: Project, sleep: str) -> Iterator[None]:
-    """Make the first shipped revision sleep first, so that racing deploys surely overlap."""
-    first = next(path for path in project.revisions() if "create_users_and_roles" in path.name)
-    original = first.read_text(encoding="utf-8")
-    slowed = f"def upgrade() -> None:\n    op.execute({sleep!r})\n"
-    first.write_text(original.replace("def upgrade() -> None:\n", slowed, 1), encoding="utf-8")
-    try:
-        yield
-    finally:
-        first.write_text(original, encoding="utf-8")
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "mysql"])

@@ -329,15 +329,16 @@ def _autocommit_revision(traceback: TracebackType | None) -> str | None:
     Alembic cannot leave a transaction that env.py began (the one holding the lock behind a
     pooler): its autocommit_block fails before running or committing anything.
     """
-    frames = []
+    files = []
     while traceback is not None:
-        frames.append(traceback.tb_frame)
+        code = traceback.tb_frame.f_code
+        files.append((Path(code.co_filename), code.co_name))
         traceback = traceback.tb_next
-    if len(frames) < 2 or frames[-1].f_code.co_name != "autocommit_block":
-        return None
-    if Path(frames[-1].f_code.co_filename).parent.name != "runtime":
+    if not files or files[-1][1] != "autocommit_block" or files[-1][0].parent.name != "runtime":
         return None  # not Alembic's alembic/runtime/migration.py
-    return Path(frames[-2].f_code.co_filename).name
+    # The revision's upgrade() or downgrade(), entering the block through contextlib.
+    callers = [path for path, _name in files[:-1] if path.name != "contextlib.py"]
+    return callers[-1].name if callers else None
 
 
 def _end_session_when_silent(

@@ -1,0 +1,227 @@
+"""Deploys through PgBouncer: replicas take turns in transaction and session pooling alike, the
+waits stay bounded, and nothing of a deploy is left on the server connections it used."""
+
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from tests.alembic_many import failed_line
+from tests.conftest import SERVERS, Project
+from tests.pgbouncer import pgbouncer
+from tests.project_edits import HEAD, plant_revision, slow_first_revision
+from tests.servers import Server, server
+
+BEFORE_HEAD = "9a4e7c1d2b8f"
+POOL_SIZE = 2
+
+
+@pytest.fixture(scope="module")
+def project(baked: Callable[[str], Project]) -> Project:
+    return baked("postgresql")
+
+
+@pytest.fixture
+def postgresql() -> Iterator[Server]:
+    with server(SERVERS["postgresql"]) as admin:
+        yield admin
+
+
+@pytest.fixture(scope="module", params=["transaction", "session"])
+def pooler(request: pytest.FixtureRequest) -> Iterator[int]:
+    """The port of a PgBouncer in transaction or session pooling mode, with a small pool."""
+    with pgbouncer(SERVERS["postgresql"], request.param, POOL_SIZE) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def transaction_pooler() -> Iterator[int]:
+    with pgbouncer(SERVERS["postgresql"], "transaction", POOL_SIZE) as port:
+        yield port
+
+
+def through(port: int, admin: Server) -> tuple[str, dict[str, str]]:
+    """A throwaway database, and the environment that reaches it through PgBouncer at ``port``."""
+    database = admin.create_database()
+    user, _password = admin.login
+    return database, {"DATABASE_URL": f"postgresql://{user}@127.0.0.1:{port}/{database}"}
+
+
+def version_of(admin: Server, database: str) -> str | None:
+    version: str | None = admin.scalar("SELECT version_num FROM alembic_version", database)
+    return version
+
+
+def server_sessions_state(port: int, admin: Server, database: str) -> list[tuple[object, ...]]:
+    """What each of the pool's server connections holds for its next client.
+
+    Each connection stays in a transaction while the next one opens, so that PgBouncer must
+    hand them the pool's every server connection, each once, in either pooling mode.
+    """
+    user, _password = admin.login
+    connections = [
+        psycopg.connect(host="127.0.0.1", port=port, user=user, dbname=database)
+        for _ in range(POOL_SIZE)
+    ]
+    try:
+        return [
+            connection.execute(
+                "SELECT pg_backend_pid(), current_setting('lock_timeout'), "
+                "current_setting('statement_timeout'), "
+                "current_setting('idle_in_transaction_session_timeout'), "
+                "current_setting('idle_session_timeout'), "
+                "(SELECT COUNT(*) FROM pg_prepared_statements)"
+            ).fetchone()
+            or ()
+            for connection in connections
+        ]
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def one_line_failure(project: Project, env: dict[str, str], *argv: str) -> str:
+    result = project.run("alembic", *argv, env=env, check=False)
+    return failed_line(result.returncode, result.stdout + result.stderr)
+
+
+def test_five_deploys_through_pgbouncer_take_turns_and_leave_nothing_behind(
+    project: Project, postgresql: Server, pooler: int
+) -> None:
+    database, env = through(pooler, postgresql)
+
+    with slow_first_revision(project, "SELECT pg_sleep(2)"):
+        deploys = [project.start("alembic", "upgrade", "head", env=env) for _ in range(5)]
+        outputs = [deploy.communicate(timeout=120)[0] for deploy in deploys]
+
+    assert [deploy.returncode for deploy in deploys] == [0] * 5, outputs
+    applied = [line for out in outputs for line in out.splitlines() if "Running upgrade" in line]
+    assert len(applied) == 3, applied
+    assert postgresql.scalar("SELECT COUNT(*) FROM alembic_version", database) == 1
+    assert version_of(postgresql, database) == HEAD
+    # The next clients of the server connections find the server's defaults: no lock_timeout,
+    # statement_timeout or idle timeout of the deploy's, no prepared statement of its driver,
+    # and no advisory lock still held.
+    sessions = server_sessions_state(pooler, postgresql, database)
+    assert len({pid for pid, *_ in sessions}) == POOL_SIZE, sessions
+    assert [tuple(state) for _pid, *state in sessions] == [("0", "0", "0", "0", 0)] * POOL_SIZE
+    advisory = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'"
+    assert postgresql.scalar(advisory, database) == 0
+
+
+def test_behind_pgbouncer_a_blocked_migration_gives_up_after_the_lock_timeout(
+    project: Project, postgresql: Server, transaction_pooler: int
+) -> None:
+    database, env = through(transaction_pooler, postgresql)
+    env["MIGRATION_LOCK_TIMEOUT"] = "1"
+    project.run("alembic", "upgrade", BEFORE_HEAD, env=env)
+    postgresql.execute("INSERT INTO roles (name) VALUES ('admin'), ('staff')", database=database)
+
+    with postgresql.holding_a_read_lock(database, "roles"):
+        started = time.monotonic()
+        output = one_line_failure(project, env, "upgrade", "head")
+        waited = time.monotonic() - started
+
+    assert "gave up after MIGRATION_LOCK_TIMEOUT (1 s)" in output, output
+    assert "rolled back whole" in output
+    assert waited < 10, waited
+    assert version_of(postgresql, database) == BEFORE_HEAD
+    assert postgresql.scalar("SELECT COUNT(*) FROM roles", database) == 2
+    project.run("alembic", "upgrade", "head", env=env)  # with the lock gone, it goes through
+    assert version_of(postgresql, database) == HEAD
+
+
+def test_behind_pgbouncer_a_deploy_fails_whole_after_the_statement_timeout(
+    project: Project, postgresql: Server, transaction_pooler: int
+) -> None:
+    database, env = through(transaction_pooler, postgresql)
+    project.run("alembic", "upgrade", BEFORE_HEAD, env=env)
+    name = plant_revision(
+        project,
+        "5a0e5a0e5a0e",
+        upgrade='    op.add_column("roles", sa.Column("rank", sa.Integer()))\n'
+        '    op.execute("SELECT pg_sleep(5)")',
+        downgrade='    op.drop_column("roles", "rank")',
+    )
+    try:
+        output = one_line_failure(
+            project, {**env, "MIGRATION_STATEMENT_TIMEOUT": "1"}, "upgrade", "head"
+        )
+    finally:
+        (project.path / "migrations" / "versions" / name).unlink()
+
+    assert "gave up after MIGRATION_STATEMENT_TIMEOUT (1 s)" in output, output
+    assert "canceling statement due to statement timeout" in output
+    # One transaction: the shipped revision before the planted one is rolled back too.
+    assert version_of(postgresql, database) == BEFORE_HEAD
+    columns = "SELECT column_name FROM information_schema.columns WHERE table_name = 'roles'"
+    added = {row[0] for row in postgresql.execute(columns, database=database)} & {"rank", "scope"}
+    assert added == set()
+
+
+def test_behind_pgbouncer_a_deploy_that_cannot_get_the_lock_in_time_fails_clearly(
+    project: Project, postgresql: Server, transaction_pooler: int
+) -> None:
+    database, env = through(transaction_pooler, postgresql)
+    project.run("alembic", "upgrade", BEFORE_HEAD, env=env)
+    advisory = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+
+    # The first deploy holds the deploy lock for as long as the test holds roles, which the
+    # revision it runs alters; the second may wait for it one second.
+    with postgresql.holding_a_read_lock(database, "roles"):
+        first = project.start(
+            "alembic", "upgrade", "head", env={**env, "MIGRATION_LOCK_TIMEOUT": "0"}
+        )
+        deadline = time.monotonic() + 30
+        while not postgresql.scalar(advisory, database):
+            assert time.monotonic() < deadline, "the first deploy never took the lock"
+            time.sleep(0.1)
+        started = time.monotonic()
+        output = one_line_failure(project, {**env, "MIGRATION_LOCK_WAIT": "1"}, "upgrade", "head")
+        waited = time.monotonic() - started
+        still_waiting = first.poll() is None
+    first_output = first.communicate(timeout=60)[0]
+
+    assert output.startswith(
+        "FAILED: another process kept the migration lock for more than MIGRATION_LOCK_WAIT (1 s)"
+    ), output
+    assert waited < 10, waited
+    assert still_waiting
+    assert first.returncode == 0, first_output
+    assert version_of(postgresql, database) == HEAD
+
+
+def test_behind_pgbouncer_an_autocommit_block_is_refused_in_one_line_and_applies_nothing(
+    project: Project, postgresql: Server, transaction_pooler: int
+) -> None:
+    database, env = through(transaction_pooler, postgresql)
+    project.run("alembic", "upgrade", "head", env=env)
+    name = plant_revision(
+        project,
+        "ac0cac0cac0c",
+        upgrade='    op.add_column("roles", sa.Column("rank", sa.Integer()))\n'
+        "    with op.get_context().autocommit_block():\n"
+        '        op.execute("CREATE INDEX CONCURRENTLY ix_roles_rank ON roles (rank)")',
+        downgrade='    op.drop_index("ix_roles_rank", "roles")\n'
+        '    op.drop_column("roles", "rank")',
+    )
+    direct = {"DATABASE_URL": postgresql.url_for(database, *postgresql.login)}
+    try:
+        output = one_line_failure(project, env, "upgrade", "head")
+        columns = "SELECT COUNT(*) FROM information_schema.columns WHERE column_name = 'rank'"
+        added = postgresql.scalar(columns, database)
+        version = version_of(postgresql, database)
+        project.run("alembic", "upgrade", "head", env=direct)  # as the line advises
+        after_direct = version_of(postgresql, database)
+    finally:
+        (project.path / "migrations" / "versions" / name).unlink()
+
+    assert output == (
+        f"FAILED: {name} runs statements outside a transaction (autocommit_block), which behind "
+        "a connection pooler would run without the deploy lock and the timeouts; nothing was "
+        "applied; run this deploy with DATABASE_URL naming the database server itself, not "
+        "the pooler"
+    ), output
+    assert (added, version) == (0, HEAD)
+    assert after_direct == "ac0cac0cac0c"
