@@ -9,6 +9,7 @@ import pytest
 
 from tests.alembic_many import failed_line
 from tests.conftest import SERVERS, Project
+from tests.network import stalling_proxy, wait_until
 from tests.pgbouncer import pgbouncer
 from tests.project_edits import HEAD, plant_revision, slow_first_revision
 from tests.servers import Server, server
@@ -225,3 +226,49 @@ def test_behind_pgbouncer_an_autocommit_block_is_refused_in_one_line_and_applies
     ), output
     assert (added, version) == (0, HEAD)
     assert after_direct == "ac0cac0cac0c"
+
+
+def test_behind_pgbouncer_a_deploy_whose_network_stalls_frees_the_lock_within_the_idle_timeout(
+    project: Project, postgresql: Server, transaction_pooler: int
+) -> None:
+    database, env = through(transaction_pooler, postgresql)
+    project.run("alembic", "upgrade", "head", env=env)
+    postgresql.execute("INSERT INTO roles (name) VALUES ('admin')", database=database)
+    name = plant_revision(
+        project,
+        "51a1151a1151",
+        upgrade="    op.execute(\"UPDATE roles SET description = 'first'\")\n"
+        '    op.execute("SELECT pg_sleep(3)")',
+        downgrade="    pass",
+    )
+    sleeping = (
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'active' "
+        "AND query LIKE 'SELECT pg_sleep%'"
+    )
+    held = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'"
+    try:
+        # The network between the deploy and PgBouncer stops; PgBouncer and the server do not.
+        with stalling_proxy("127.0.0.1", transaction_pooler) as proxy:
+            silent = {
+                "DATABASE_URL": env["DATABASE_URL"].replace(
+                    f":{transaction_pooler}/", f":{proxy.port}/"
+                ),
+                "MIGRATION_IDLE_TIMEOUT": "2",
+            }
+            deploy = project.start("alembic", "upgrade", "head", env=silent)
+            try:
+                wait_until(lambda: postgresql.scalar(sleeping, database), 60, "the sleep")
+                proxy.stall()
+                freed = wait_until(
+                    lambda: not postgresql.scalar(held, database), 30, "the deploy lock freed"
+                )
+            finally:
+                proxy.close()
+                output = deploy.communicate(timeout=30)[0]
+    finally:
+        (project.path / "migrations" / "versions" / name).unlink()
+
+    assert freed < 3 + 2 + 5, freed  # the statement running, then MIGRATION_IDLE_TIMEOUT
+    assert version_of(postgresql, database) == HEAD
+    assert postgresql.scalar("SELECT description FROM roles", database) != "first"
+    assert "lost the connection" in failed_line(deploy.returncode, output), output
