@@ -1,6 +1,7 @@
 """Deploys through PgBouncer: replicas take turns in transaction and session pooling alike, the
 waits stay bounded, and nothing of a deploy is left on the server connections it used."""
 
+import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -12,6 +13,7 @@ from tests.conftest import SERVERS, Project
 from tests.network import stalling_proxy, wait_until
 from tests.pgbouncer import pgbouncer
 from tests.project_edits import HEAD, plant_revision, slow_first_revision
+from tests.readme import section
 from tests.servers import Server, server
 
 BEFORE_HEAD = "9a4e7c1d2b8f"
@@ -272,3 +274,46 @@ def test_behind_pgbouncer_a_deploy_whose_network_stalls_frees_the_lock_within_th
     assert version_of(postgresql, database) == HEAD
     assert postgresql.scalar("SELECT description FROM roles", database) != "first"
     assert "lost the connection" in failed_line(deploy.returncode, output), output
+
+
+# Runs one query in ten transactions through the application's engine, made as given, and
+# prints how many statements the last transaction's server connection holds prepared.
+PREPARED_BY_APPLICATION = """\
+from sqlalchemy import text
+
+from my_project.db import create_db_engine
+
+engine = {engine}
+for _ in range(10):
+    with engine.begin() as connection:
+        connection.execute(text("SELECT COUNT(*) FROM roles")).scalar()
+with engine.begin() as connection:
+    print(connection.execute(text("SELECT COUNT(*) FROM pg_prepared_statements")).scalar())
+"""
+
+
+def prepared_by_application(project: Project, engine: str, env: dict[str, str]) -> int:
+    script = project.write("prepared.py", PREPARED_BY_APPLICATION.format(engine=engine))
+    try:
+        return int(project.run("python", str(script), env=env).stdout)
+    finally:
+        script.unlink()
+
+
+def test_the_application_engine_the_readme_shows_prepares_nothing_behind_pgbouncer(
+    project: Project, postgresql: Server, transaction_pooler: int
+) -> None:
+    readme = (project.path / "README.md").read_text(encoding="utf-8")
+    poolers = section(readme, "### Behind a connection pooler (PgBouncer)")
+    advised = re.findall(r"`(create_db_engine\(.*?\))`", poolers)
+    results = []
+    for engine in ["create_db_engine()", *advised]:
+        # A database, and so a pool of server connections, of its own for each engine.
+        _database, env = through(transaction_pooler, postgresql)
+        project.run("alembic", "upgrade", "head", env=env)
+        results.append(prepared_by_application(project, engine, env))
+    by_default, *as_advised = results
+
+    assert advised == ['create_db_engine(connect_args={"prepare_threshold": None})']
+    assert by_default > 0  # psycopg prepares a statement it has run five times
+    assert as_advised == [0]
