@@ -183,12 +183,19 @@ def test_behind_pgbouncer_a_deploy_that_cannot_get_the_lock_in_time_fails_clearl
         started = time.monotonic()
         output = one_line_failure(project, {**env, "MIGRATION_LOCK_WAIT": "1"}, "upgrade", "head")
         waited = time.monotonic() - started
+        # A deploy connected to the server itself waits for the same lock.
+        direct = {"DATABASE_URL": postgresql.url_for(database, *postgresql.login)}
+        direct_output = one_line_failure(
+            project, {**direct, "MIGRATION_LOCK_WAIT": "1"}, "upgrade", "head"
+        )
         still_waiting = first.poll() is None
     first_output = first.communicate(timeout=60)[0]
 
-    assert output.startswith(
-        "FAILED: another process kept the migration lock for more than MIGRATION_LOCK_WAIT (1 s)"
-    ), output
+    for failure in (output, direct_output):
+        assert failure.startswith(
+            "FAILED: another process kept the migration lock for more than MIGRATION_LOCK_WAIT "
+            "(1 s)"
+        ), failure
     assert waited < 10, waited
     assert still_waiting
     assert first.returncode == 0, first_output
