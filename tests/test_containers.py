@@ -164,7 +164,7 @@ def test_the_image_holds_the_installed_project_and_none_of_the_local_files(
     deployment.shell(build)
     engine = deployment.engine
     user = engine.podman("image", "inspect", "--format", "{{.Config.User}}", "my-project")
-    assert user.stdout.strip() == "app"
+    assert user.stdout.strip() == "10001"
     probe = engine.podman(
         "run", "--rm", "my-project", "sh", "-c",
         "id -u; python -c 'import my_project; print(my_project.__file__)';"
