@@ -91,6 +91,16 @@ def plant_revision(
     return name
 
 
+def recreate_role_key(options: str) -> str:
+    """A revision body recreating user_roles' foreign key to roles with ``options``."""
+    return (
+        '    with op.batch_alter_table("user_roles") as batch_op:\n'
+        '        name = "fk_user_roles_role_id_roles"\n'
+        '        batch_op.drop_constraint(name, type_="foreignkey")\n'
+        f'        batch_op.create_foreign_key(name, "roles", ["role_id"], ["id"]{options})'
+    )
+
+
 # Faulty downgrades of different kinds, each (revision, upgrade, downgrade, what the walk says),
 # for plant_chain; the enum one needs PostgreSQL.
 FAULTY_DOWNGRADES = [
@@ -129,11 +139,18 @@ FAULTY_DOWNGRADES = [
         '    raise RuntimeError("this downgrade was never finished")',
         "failed: RuntimeError: this downgrade was never finished",
     ),
+    (
+        "f00000000006",
+        recreate_role_key(', ondelete="RESTRICT"'),
+        recreate_role_key(""),
+        "leaves foreign key fk_user_roles_role_id_roles on user_roles as (role_id) REFERENCES"
+        " roles(id) instead of (role_id) REFERENCES roles(id) ON DELETE CASCADE",
+    ),
 ]
 
 POSTGRESQL_FAULTY_DOWNGRADES = [
     (
-        "f00000000006",
+        "f00000000007",
         '    level = sa.Enum("low", "high", name="role_level")\n'
         "    level.create(op.get_bind())\n"
         '    op.add_column("roles", sa.Column("level", level))',
