@@ -31,6 +31,18 @@ def test_a_library_deprecation_warning_in_a_revision_is_shown_naming_it_and_fail
             "The ``declarative_base()`` function is now available"
         ) in output
 
+    # As the baked README says: `error` instead of `default` makes them fail the walk.
+    settings = project.path / "pyproject.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace(
+            '"default::tests.migrations.runner.RevisionWarning"',
+            '"error::tests.migrations.runner.RevisionWarning"',
+        ),
+        encoding="utf-8",
+    )
+    strict = project.run("pytest", "-p", "no:cacheprovider", check=False).stdout
+    assert f"\nupgrade of {name} warned: RevisionWarning: upgrade of {name}: " in strict
+
 
 def test_a_warning_from_the_projects_own_code_in_a_revision_is_named_by_the_walk(
     project: Project,
