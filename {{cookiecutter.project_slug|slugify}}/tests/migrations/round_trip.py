@@ -1,6 +1,7 @@
 """Walks the history up, down and up again, comparing schema snapshots after every step."""
 
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -112,7 +113,8 @@ def _walk_stretch(
         found.at_base = (reader.read(), runner.current())
     for position, revision in enumerate(stretch, start=1):
         what = f"upgrade of {file_name(revision)}, run again after its downgrade,"
-        if _faulty(what, partial(runner.apply, revision), reader, schemas[position], found):
+        again = partial(_unwarned, partial(runner.apply, revision))
+        if _faulty(what, again, reader, schemas[position], found):
             _rebuild(runner, reader, [*applied, *stretch[:position]], schemas[position])
     applied += stretch
 
@@ -129,6 +131,13 @@ def _first_upgrade(
     except Exception as error:
         raise WalkStopped(f"{what} failed: {_one_line(error)}") from error
     return reader.read()
+
+
+def _unwarned(action: Callable[[], None]) -> None:
+    """Run code the walk has run before, whose warnings it has reported then."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        action()
 
 
 def _faulty(
@@ -158,7 +167,7 @@ def _rebuild(
     empty_database(runner.connection)
     try:
         if revisions:
-            runner.apply(*revisions)
+            _unwarned(partial(runner.apply, *revisions))
     except Exception as error:
         raise WalkStopped(f"rebuilding the schema after a faulty step failed: {error}") from error
     if differences := reader.read().differences(expected):
@@ -284,7 +293,7 @@ def run_rendered(
             len(pending),
         )
         if cut == 0:
-            (target.apply if upgrade else target.revert)(pending.pop(0))
+            _unwarned(partial(target.apply if upgrade else target.revert, pending.pop(0)))
             continue
         heads = target.current()
         if target.connection.in_transaction():
