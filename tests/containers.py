@@ -19,7 +19,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,12 +42,10 @@ STAND_IN_PACKAGES = "python3,python3-venv,python-is-python3"
 
 @dataclass
 class Engine:
-    """podman with the tests' settings; removes what it made (but the base image) on close."""
+    """podman with the tests' settings, and the base image the bakes' Dockerfiles build on."""
 
     settings: Path
     python_image: str = ""
-    containers: list[str] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return {**os.environ, "CONTAINERS_CONF": str(self.settings), **(extra or {})}
@@ -121,8 +119,8 @@ class Engine:
             self.podman("rmi", "--force", image, check=False)
 
     def close(self) -> None:
-        """Remove what the tests made, their images' layers too, but not the base image."""
-        self.remove(containers=self.containers, images=self.images)
+        """Drop the layers the tests' builds left (their images are removed by name; the base
+        image stays, for the next run)."""
         self.podman("image", "prune", "--force", check=False)
 
 
