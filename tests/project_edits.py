@@ -94,6 +94,84 @@ def plant_revision(
     return name
 
 
+def recreate_role_key(options: str) -> str:
+    """A revision body recreating user_roles' foreign key to roles with ``options``."""
+    return (
+        '    with op.batch_alter_table("user_roles") as batch_op:\n'
+        '        name = "fk_user_roles_role_id_roles"\n'
+        '        batch_op.drop_constraint(name, type_="foreignkey")\n'
+        f'        batch_op.create_foreign_key(name, "roles", ["role_id"], ["id"]{options})'
+    )
+
+
+# Faulty downgrades of different kinds, each (revision, upgrade, downgrade, what the walk says),
+# for plant_chain; the enum one needs PostgreSQL.
+FAULTY_DOWNGRADES = [
+    (
+        "f00000000001",
+        '    op.create_table("products", sa.Column("id", sa.Integer(), primary_key=True))',
+        "    pass",
+        "leaves table products",
+    ),
+    (
+        "f00000000002",
+        '    op.create_index("ix_roles_created_at", "roles", ["created_at"])\n'
+        '    op.create_index("ix_users_created_at", "users", ["created_at"])',
+        '    op.drop_index("ix_users_created_at", table_name="users")',
+        "leaves index ix_roles_created_at on roles",
+    ),
+    (
+        "f00000000003",
+        '    with op.batch_alter_table("users") as batch_op:\n'
+        '        batch_op.alter_column("display_name", type_=sa.String(200))',
+        '    with op.batch_alter_table("users") as batch_op:\n'
+        '        batch_op.alter_column("display_name", type_=sa.String(150))',
+        "leaves column display_name on users as VARCHAR(150) NOT NULL"
+        " instead of VARCHAR(100) NOT NULL",
+    ),
+    (
+        "f00000000004",
+        '    with op.batch_alter_table("roles") as batch_op:\n'
+        '        batch_op.create_check_constraint("name_not_blank", "name <> \'\'")',
+        "    pass",
+        "leaves check constraint ck_roles_name_not_blank on roles",
+    ),
+    (
+        "f00000000005",
+        '    op.create_index("ix_users_updated_at", "users", ["updated_at"])',
+        '    raise RuntimeError("this downgrade was never finished")',
+        "failed: RuntimeError: this downgrade was never finished",
+    ),
+    (
+        "f00000000006",
+        recreate_role_key(', ondelete="RESTRICT"'),
+        recreate_role_key(""),
+        "leaves foreign key fk_user_roles_role_id_roles on user_roles as (role_id) REFERENCES"
+        " roles(id) instead of (role_id) REFERENCES roles(id) ON DELETE CASCADE",
+    ),
+]
+
+POSTGRESQL_FAULTY_DOWNGRADES = [
+    (
+        "f00000000007",
+        '    level = sa.Enum("low", "high", name="role_level")\n'
+        "    level.create(op.get_bind())\n"
+        '    op.add_column("roles", sa.Column("level", level))',
+        '    op.drop_column("roles", "level")',
+        "leaves enum type role_level",
+    ),
+]
+
+
+def plant_chain(project: Project, revisions: list[tuple[str, str, str, str]]) -> dict[str, str]:
+    """Plant these revisions one after another after HEAD; each file name with its last item."""
+    planted, down_revision = {}, HEAD
+    for revision, upgrade, downgrade, expected in revisions:
+        planted[plant_revision(project, revision, upgrade, downgrade, down_revision)] = expected
+        down_revision = revision
+    return planted
+
+
 @contextmanager
 def slow_first_revision(project: Project, sleep: str) -> Iterator[None]:
     """Make the first shipped revision sleep first, so that racing deploys surely overlap."""

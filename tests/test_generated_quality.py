@@ -1,5 +1,7 @@
 """Each combination's output passes its own linters, type checker and test suite."""
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,8 @@ CHECKS = {
     "ruff-format": ("ruff", "format", "--check", "."),
     "mypy": ("mypy",),
     "pytest": ("pytest", "-p", "no:cacheprovider"),
+    # hadolint (from the template's requirements) on the Dockerfile, failing on any finding.
+    "hadolint": (str(Path(sys.executable).with_name("hadolint")), "Dockerfile"),
 }
 
 

@@ -1,13 +1,40 @@
 """The baked test suite catches broken migrations and names the culprit."""
 
+import re
+
+import pytest
+
 from tests.conftest import BakeProject, Project
-from tests.project_edits import REVISION, plant_revision
+from tests.project_edits import (
+    FAULTY_DOWNGRADES,
+    POSTGRESQL_FAULTY_DOWNGRADES,
+    REVISION,
+    plant_chain,
+    plant_revision,
+)
 
 
 def failing_pytest(project: Project) -> str:
     result = project.run("pytest", "-p", "no:cacheprovider", check=False)
     assert result.returncode != 0, result.stdout
     return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_one_run_names_every_faulty_downgrade_and_nothing_else(
+    bake: BakeProject, database: str
+) -> None:
+    project = bake(database=database)
+    project.install()
+    faults = FAULTY_DOWNGRADES + (POSTGRESQL_FAULTY_DOWNGRADES if database == "postgresql" else [])
+    planted = plant_chain(project, faults)
+
+    output = failing_pytest(project)
+
+    named = dict(re.findall(r"^(?:up|down)grade of (\S+\.py)\b(.*)$", output, re.MULTILINE))
+    assert named.keys() == planted.keys(), output
+    for name, expected in planted.items():
+        assert expected in named[name], output
 
 
 def test_a_downgrade_that_does_nothing_is_named_with_what_it_leaves(project: Project) -> None:

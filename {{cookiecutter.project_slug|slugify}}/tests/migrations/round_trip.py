@@ -1,5 +1,7 @@
 """Walks the history up, down and up again, comparing schema snapshots after every step."""
 
+import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,17 +19,18 @@ class IrreversibleRevisionWarning(UserWarning):
 
 
 class WalkStopped(Exception):
-    """A step failed or left the wrong schema; the message says which and how."""
+    """The walk cannot go on (an upgrade failed); the message says which and how."""
 
 
 @dataclass
 class RoundTrip:
-    """What the walk saw, and the first problem it met (it stops there)."""
+    """What the walk saw: the schemas, and every revision that does not round-trip."""
 
     after: dict[str, Schema] = field(default_factory=dict)  # revision id -> schema after it
     irreversible: dict[str, str] = field(default_factory=dict)  # revision id -> "file: why"
     at_base: tuple[Schema, tuple[str, ...]] | None = None  # schema and versions, fully down
-    problem: str | None = None
+    problems: list[str] = field(default_factory=list)  # one line per faulty step
+    stopped: str | None = None  # why the walk ended short of head
 
     @property
     def at_head(self) -> Schema:
@@ -55,25 +58,26 @@ def walk(runner: MigrationRunner, reader: SchemaReader) -> RoundTrip:
     """Upgrade every revision, downgrade them all, upgrade them all again, one at a time.
 
     After each downgrade the schema must equal the one before that revision's upgrade, and
-    after each second upgrade the one after its first. Irreversible revisions split the
-    history: each stretch between them is walked up, down and up on its own, so every
-    reversible revision is checked, and the irreversible ones are only upgraded.
+    after each second upgrade the one after its first. A step that fails or differs is
+    recorded, the schema the walk expects is rebuilt, and the walk goes on, so one run names
+    every faulty revision. Irreversible revisions split the history: each stretch between
+    them is walked up, down and up on its own, and the irreversible ones are only upgraded.
     """
     found = RoundTrip()
+    applied: list[Script] = []  # what the database holds between stretches
     try:
         for stretch, barrier in _stretches(runner.revisions()):
-            _walk_stretch(runner, reader, stretch, found)
+            _walk_stretch(runner, reader, applied, stretch, found)
             if barrier is not None:
                 name = file_name(barrier)
                 found.irreversible[barrier.revision] = f"{name}: {irreversible_reason(barrier)}"
-                found.after[barrier.revision] = _step(
-                    f"upgrade of {name}", partial(runner.apply, barrier), reader
-                )
+                found.after[barrier.revision] = _first_upgrade(runner, reader, barrier, found)
+                applied.append(barrier)
     except WalkStopped as stop:
-        found.problem = str(stop)
+        found.stopped = str(stop)
         return found
     if runner.current() != runner.heads():
-        found.problem = f"the walk ended at {runner.current()}, not at the heads {runner.heads()}"
+        found.stopped = f"the walk ended at {runner.current()}, not at the heads {runner.heads()}"
     return found
 
 
@@ -90,36 +94,118 @@ def _stretches(revisions: list[Script]) -> list[tuple[list[Script], Script | Non
 
 
 def _walk_stretch(
-    runner: MigrationRunner, reader: SchemaReader, stretch: list[Script], found: RoundTrip
+    runner: MigrationRunner,
+    reader: SchemaReader,
+    applied: list[Script],
+    stretch: list[Script],
+    found: RoundTrip,
 ) -> None:
     schemas = [reader.read()]
     for revision in stretch:
-        name = file_name(revision)
-        schemas.append(_step(f"upgrade of {name}", partial(runner.apply, revision), reader))
+        schemas.append(_first_upgrade(runner, reader, revision, found))
         found.after[revision.revision] = schemas[-1]
     for position in reversed(range(len(stretch))):
         revision = stretch[position]
         what = f"downgrade of {file_name(revision)}"
-        _step(what, partial(runner.revert, revision), reader, expected=schemas[position])
+        if _faulty(what, partial(runner.revert, revision), reader, schemas[position], found):
+            _rebuild(runner, reader, [*applied, *stretch[:position]], schemas[position])
     if found.at_base is None:
         found.at_base = (reader.read(), runner.current())
     for position, revision in enumerate(stretch, start=1):
         what = f"upgrade of {file_name(revision)}, run again after its downgrade,"
-        _step(what, partial(runner.apply, revision), reader, expected=schemas[position])
+        again = partial(_unwarned, partial(runner.apply, revision))
+        if _faulty(what, again, reader, schemas[position], found):
+            _rebuild(runner, reader, [*applied, *stretch[:position]], schemas[position])
+    applied += stretch
 
 
-def _step(
-    what: str, action: Callable[[], None], reader: SchemaReader, expected: Schema | None = None
+def _first_upgrade(
+    runner: MigrationRunner, reader: SchemaReader, revision: Script, found: RoundTrip
 ) -> Schema:
-    """Run one step and read the schema; stop the walk if it fails or differs from ``expected``."""
+    """Apply a revision for the first time; nothing after it can run if this fails."""
+    what = f"upgrade of {file_name(revision)}"
+    try:
+        runner.apply(revision)
+    except Warning as warning:  # the project's own code warned; the step itself was done
+        found.problems.append(f"{what} warned: {_one_line(warning)}")
+    except Exception as error:
+        raise WalkStopped(f"{what} failed: {_one_line(error)}") from error
+    return reader.read()
+
+
+def _unwarned(action: Callable[[], None]) -> None:
+    """Run code the walk has run before, whose warnings it has reported then."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        action()
+
+
+def _faulty(
+    what: str, action: Callable[[], None], reader: SchemaReader, expected: Schema, found: RoundTrip
+) -> bool:
+    """Run one step; record it and say so if it failed or left a schema other than ``expected``."""
     try:
         action()
+    except Warning as warning:
+        found.problems.append(f"{what} warned: {_one_line(warning)}")
     except Exception as error:
-        raise WalkStopped(f"{what} failed: {error}") from error
-    schema = reader.read()
-    if expected is not None and (differences := schema.differences(expected)):
-        raise WalkStopped(f"{what} " + "; ".join(differences))
-    return schema
+        found.problems.append(f"{what} failed: {_one_line(error)}")
+        return True
+    if differences := reader.read().differences(expected):
+        found.problems.append(f"{what} " + "; ".join(differences))
+        return True
+    return False
+
+
+def _rebuild(
+    runner: MigrationRunner, reader: SchemaReader, revisions: list[Script], expected: Schema
+) -> None:
+    """After a faulty step, empty the database and apply ``revisions`` again to reach ``expected``.
+
+    Only a faulty history pays for this; a clean one never rebuilds.
+    """
+    empty_database(runner.connection)
+    try:
+        if revisions:
+            _unwarned(partial(runner.apply, *revisions))
+    except Exception as error:
+        raise WalkStopped(f"rebuilding the schema after a faulty step failed: {error}") from error
+    if differences := reader.read().differences(expected):
+        raise WalkStopped("rebuilding the schema after a faulty step " + "; ".join(differences))
+
+
+def empty_database(connection: Connection) -> None:
+    """Drop everything in the database (on PostgreSQL its current schema), as if new."""
+    if connection.in_transaction():
+        connection.rollback()
+    quote = connection.dialect.identifier_preparer.quote
+    if connection.dialect.name == "postgresql":
+        schema = quote(connection.exec_driver_sql("SELECT current_schema()").scalar_one())
+        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    elif connection.dialect.name == "mysql":
+        database = quote(connection.exec_driver_sql("SELECT DATABASE()").scalar_one())
+        connection.exec_driver_sql(f"DROP DATABASE {database}")
+        connection.exec_driver_sql(f"CREATE DATABASE {database}")
+        connection.exec_driver_sql(f"USE {database}")
+    else:
+        objects = connection.exec_driver_sql(
+            "SELECT type, name FROM sqlite_master"
+            " WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+        ).all()
+        enforced = connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # so tables drop in any order
+        for kind, name in objects:
+            connection.exec_driver_sql(f"DROP {kind.upper()} IF EXISTS {quote(name)}")
+        connection.exec_driver_sql(f"PRAGMA foreign_keys={enforced}")
+    if connection.in_transaction():
+        connection.commit()
+
+
+def _one_line(error: BaseException) -> str:
+    """An error as one line: its type and the first line of its message."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def unreachable(url: URL) -> URL:
@@ -145,9 +231,95 @@ def execute_script(connection: Connection, sql: str) -> None:
     connection.connection.commit()
 
 
-SQLITE_REBUILD_SKIP = (
-    "a revision rebuilds a SQLite table (batch mode), which Alembic renders only online"
-)
+class OnlineOnlyRevisionWarning(UserWarning):
+    """A revision cannot be rendered with ``--sql``, so the offline checks applied it online."""
+
+
+@dataclass
+class Offline:
+    """The revisions the offline checks applied online, and why."""
+
+    online: set[str] = field(default_factory=set)  # revision ids
+    notes: list[str] = field(default_factory=list)  # "file: why", for the marked ones and rebuilds
+    problems: list[str] = field(default_factory=list)  # one line per revision not marked
+
+    @classmethod
+    def marked(cls, revisions: list[Script]) -> "Offline":
+        """Start from the revisions whose ``online_only = "..."`` line says they need a database."""
+        offline = cls()
+        for revision in revisions:
+            reason = getattr(revision.module, "online_only", None)
+            if reason:
+                offline.online.add(revision.revision)
+                offline.notes.append(f"{file_name(revision)}: {reason}")
+        return offline
+
+    def cannot_render(self, revision: Script, error: Exception) -> None:
+        self.online.add(revision.revision)
+        name = file_name(revision)
+        if is_sqlite_rebuild_refusal(error):
+            self.notes.append(f"{name}: {SQLITE_REBUILD}")
+        else:
+            self.problems.append(
+                f"{name} cannot be rendered with --sql, where nothing can be read from the "
+                f"database: {_one_line(error)}; if it reads the database on purpose, say so in "
+                'it with a line online_only = "why"'
+            )
+
+
+def above_floor(revisions: list[Script]) -> list[Script]:
+    """The revisions a downgrade to the floor undoes: those after the newest irreversible one."""
+    marked = [at for at, revision in enumerate(revisions) if irreversible_reason(revision)]
+    return revisions[marked[-1] + 1 :] if marked else revisions
+
+
+def run_rendered(
+    source: MigrationRunner,
+    target: MigrationRunner,
+    revisions: list[Script],
+    upgrade: bool,
+    offline: Offline,
+) -> None:
+    """Take ``target``'s database through these revisions' upgrades (or downgrades) as
+    ``--sql`` renders them; apply online only those that cannot be rendered.
+
+    ``source`` renders with no database; a revision that fails to render is named and applied
+    online, and rendering goes on from the next one, so the rest is still checked offline.
+    """
+    pending = list(revisions)
+    while pending:
+        cut = next(
+            (at for at, revision in enumerate(pending) if revision.revision in offline.online),
+            len(pending),
+        )
+        if cut == 0:
+            _unwarned(partial(target.apply if upgrade else target.revert, pending.pop(0)))
+            continue
+        heads = target.current()
+        if target.connection.in_transaction():
+            target.connection.commit()
+        try:
+            sql = source.render_sql(pending[:cut], upgrade, heads)
+        except Exception as error:
+            culprit = _revision_at_fault(error, pending[:cut])
+            if culprit is None:
+                raise
+            offline.cannot_render(culprit, error)
+            continue
+        execute_script(target.connection, sql)
+        del pending[:cut]
+
+
+def _revision_at_fault(error: Exception, revisions: list[Script]) -> Script | None:
+    """The revision whose code raised ``error``, found in its traceback."""
+    by_path = {Path(revision.path).resolve(): revision for revision in revisions}
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if (revision := by_path.get(Path(frame.filename).resolve())) is not None:
+            return revision
+    return None
+
+
+SQLITE_REBUILD = "it rebuilds a SQLite table (batch mode), which Alembic renders only online"
 
 
 def is_sqlite_rebuild_refusal(error: Exception) -> bool:

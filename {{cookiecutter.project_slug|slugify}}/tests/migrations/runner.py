@@ -1,8 +1,10 @@
 """Steps through the migration history on one connection, loading the revisions only once."""
 
 import io
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from alembic.config import Config
@@ -12,6 +14,12 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection
 
 StepFunction = Callable[[Any, MigrationContext], Iterable[Any]]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class RevisionWarning(UserWarning):
+    """A warning raised while a revision ran: shown, where it would have failed the step."""
 
 
 class MigrationRunner:
@@ -39,46 +47,45 @@ class MigrationRunner:
         return MigrationContext.configure(self.connection).get_current_heads()
 
     def upgrade(self, target: str) -> None:
-        self._run(lambda heads, _: self.script._upgrade_revs(target, heads))
+        self._run("upgrade", [target], lambda heads, _: self.script._upgrade_revs(target, heads))
 
     def downgrade(self, target: str) -> None:
-        self._run(lambda heads, _: self.script._downgrade_revs(target, heads))
+        self._run(
+            "downgrade", [target], lambda heads, _: self.script._downgrade_revs(target, heads)
+        )
 
     def upgrade_to_just_before(self, revision: Script) -> None:
         """Apply every revision this one depends on, and nothing else."""
         for parent in revision._all_down_revisions:
             self.upgrade(parent)
 
-    def apply(self, revision: Script) -> None:
-        """Run just this revision's upgrade; the revisions it depends on are already applied."""
-        self._run(
-            lambda _, __: [MigrationStep.upgrade_from_script(self.script.revision_map, revision)]
-        )
+    def apply(self, *revisions: Script) -> None:
+        """Run just these revisions' upgrades, in order; those they depend on are applied."""
+        self._run("upgrade", _names(revisions), lambda _, __: self._steps(revisions, True))
 
-    def revert(self, revision: Script) -> None:
-        """Run just this revision's downgrade, leaving every other applied revision applied."""
-        self._run(
-            lambda _, __: [MigrationStep.downgrade_from_script(self.script.revision_map, revision)]
-        )
+    def revert(self, *revisions: Script) -> None:
+        """Run just these revisions' downgrades, in order, leaving every other one applied."""
+        self._run("downgrade", _names(revisions), lambda _, __: self._steps(revisions, False))
 
-    def render_sql(self, upgrade: bool, down_to: str = "base") -> str:
-        """What ``upgrade base:heads --sql`` (or ``downgrade heads:<down_to> --sql``) prints."""
-        with self._offline() as buffer:
-            if upgrade:
-                self._run(
-                    lambda heads, _: self.script._upgrade_revs("heads", heads),
-                    as_sql=True,
-                    starting_rev=None,
-                    destination_rev="heads",
-                )
-            else:
-                self._run(
-                    lambda heads, _: self.script._downgrade_revs(down_to, heads),
-                    as_sql=True,
-                    starting_rev=self.heads(),
-                    destination_rev=down_to,
-                )
+    def render_sql(self, revisions: list[Script], upgrade: bool, heads: tuple[str, ...]) -> str:
+        """What ``alembic upgrade/downgrade --sql`` prints for these revisions' steps, in order,
+        starting from a database at ``heads``."""
+        with self._offline() as buffer, warnings.catch_warnings():
+            # Ignored here: the walk runs the same revisions online and reports their warnings.
+            warnings.simplefilter("ignore")
+            self._run(
+                "rendering the SQL",
+                _names(revisions),
+                lambda _, __: self._steps(revisions, upgrade),
+                as_sql=True,
+                starting_rev=heads,
+                destination_rev=revisions[-1].revision,
+            )
         return buffer.getvalue()
+
+    def _steps(self, revisions: Iterable[Script], upgrade: bool) -> list[MigrationStep]:
+        step = MigrationStep.upgrade_from_script if upgrade else MigrationStep.downgrade_from_script
+        return [step(self.script.revision_map, revision) for revision in revisions]
 
     @contextmanager
     def _offline(self) -> Iterator[io.StringIO]:
@@ -91,8 +98,33 @@ class MigrationRunner:
         finally:
             self.config.attributes["connection"], self.config.output_buffer = saved
 
-    def _run(self, step: StepFunction, **options: Any) -> None:
-        with EnvironmentContext(self.config, self.script, fn=step, **options):
-            self.script.run_env()
+    def _run(self, verb: str, subjects: list[str], step: StepFunction, **options: Any) -> None:
+        """Run env.py for ``step``; warnings are held until it is done, then passed on.
+
+        A warning the project's own code raises (src/, env.py) is issued again as it was, so
+        pytest's ``filterwarnings`` treat it as anywhere else in the project. Any other (a
+        library's DeprecationWarning, a revision calling a deprecated API) becomes a
+        RevisionWarning naming the step and the revision: old revisions and libraries cannot
+        fail a step.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with EnvironmentContext(self.config, self.script, fn=step, **options):
+                self.script.run_env()
         if self.connection.in_transaction():
             self.connection.commit()
+        own = (PROJECT_ROOT / "src", Path(self.script.env_py_location).resolve())
+        distinct = {(str(w.message), w.category, w.filename, w.lineno): w for w in caught}
+        for seen in distinct.values():
+            path = Path(seen.filename).resolve()
+            if any(path.is_relative_to(place) for place in own):
+                warnings.warn_explicit(seen.message, seen.category, seen.filename, seen.lineno)
+            else:
+                # Name the revision the warning points at, else every one the step ran.
+                where = path.name if path.name in subjects else ", ".join(subjects)
+                warning = f"{seen.category.__name__}: {seen.message} ({path.name}:{seen.lineno})"
+                warnings.warn(RevisionWarning(f"{verb} of {where}: {warning}"), stacklevel=2)
+
+
+def _names(revisions: Iterable[Script]) -> list[str]:
+    return [Path(revision.path).name for revision in revisions]

@@ -197,8 +197,8 @@ def reflect_table(inspector: Inspector, table: str) -> TableSchema:
                 f"{_columns(fk['constrained_columns'])} REFERENCES {fk['referred_table']}"
                 f"{_columns(fk['referred_columns'])}"
                 + "".join(
-                    f" ON {action.upper()} {fk['options'][action].upper()}"
-                    for action in ("ondelete", "onupdate")
+                    f" ON {event} {fk['options'][action].upper()}"
+                    for action, event in (("ondelete", "DELETE"), ("onupdate", "UPDATE"))
                     if fk.get("options", {}).get(action)
                 )
             )
