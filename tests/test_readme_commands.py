@@ -44,7 +44,10 @@ PROGRAMS = {
 
 # Spans that only name a program or a group of its subcommands ("the `flask` command",
 # "`alembic upgrade`/`downgrade` waits"), not commands; each begins a longer command the docs give.
-NAMES = {"alembic", "alembic init", "alembic upgrade", "docker exec", "flask", "flask db", "uv run"}
+NAMES = {
+    "alembic", "alembic init", "alembic upgrade", "docker exec", "docker run", "flask", "flask db",
+    "uv run",
+}  # fmt: skip
 
 # Commands the docs tell the reader not to run.
 NOT_TO_RUN = {
