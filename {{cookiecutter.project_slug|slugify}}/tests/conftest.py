@@ -57,8 +57,8 @@ def throwaway_databases(directory: Path) -> Iterator[NewDatabase]:
     ``directory``; every one is dropped when the block ends, also after an error."""
     server = os.environ.get("TEST_DATABASE_URL")
     if server:
-        with _server_databases(synchronous(make_url(server))) as make:
-            yield make
+        with _server_databases(synchronous(make_url(server))) as on_server:
+            yield on_server
         return
     made: list[Path] = []
 

@@ -23,6 +23,7 @@ from alembic.operations.ops import DropTableOp
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection, MetaData, create_engine, inspect, pool
+from sqlalchemy.dialects.postgresql.base import PGInspector
 
 from tests.conftest import BACKEND, NewDatabase, alembic_config_for, throwaway_databases
 from tests.migrations.runner import MigrationRunner
@@ -49,29 +50,31 @@ def squashed_revisions(script: ScriptDirectory, target: Script) -> list[Script]:
     return inside
 
 
-def baseline_code(chain: Connection, empty: Connection) -> dict[str, str]:
-    """The upgrade, downgrade and imports that build from nothing what ``chain`` holds."""
+def baseline_code(chain: Connection, empty: Connection) -> tuple[str, str, str]:
+    """The upgrade, downgrade and imports that build from nothing what ``chain`` holds,
+    as Alembic's autogenerate writes them comparing an ``empty`` database with it."""
     metadata = MetaData()
     metadata.reflect(chain)
     if VERSION_TABLE in metadata.tables:
         metadata.remove(metadata.tables[VERSION_TABLE])
     context = MigrationContext.configure(empty)
     script = produce_migrations(context, metadata)
+    upgrade_ops, downgrade_ops = script.upgrade_ops, script.downgrade_ops
+    assert upgrade_ops is not None and downgrade_ops is not None
     # Dropping a table drops its indexes; MySQL refuses to drop one a foreign key needs.
-    script.downgrade_ops.ops = [
-        op for op in script.downgrade_ops.ops if isinstance(op, DropTableOp)
-    ]
-    upgrades = render_python_code(script.upgrade_ops, migration_context=context)
-    downgrades = render_python_code(script.downgrade_ops, migration_context=context)
-    if chain.dialect.name == "postgresql":
+    downgrade_ops.ops = [op for op in downgrade_ops.ops if isinstance(op, DropTableOp)]
+    upgrades = render_python_code(upgrade_ops, migration_context=context)
+    downgrades = render_python_code(downgrade_ops, migration_context=context)
+    inspector = inspect(chain)
+    if isinstance(inspector, PGInspector):
         # drop_table leaves an enum type behind; create_table made it from the column.
-        for enum in inspect(chain).get_enums():
+        for enum in inspector.get_enums():
             downgrades += f'\n    op.execute("DROP TYPE {enum["name"]}")'
     dialects = sorted(set(re.findall(r"\b(postgresql|mysql|sqlite)\.", upgrades + downgrades)))
     imports = "".join(f"from sqlalchemy.dialects import {name}\n" for name in dialects)
     if empty.in_transaction():
         empty.commit()
-    return {"upgrades": upgrades, "downgrades": downgrades, "imports": imports}
+    return upgrades, downgrades, imports
 
 
 def squash(revision: str, new_database: NewDatabase) -> Path:
@@ -110,7 +113,7 @@ def squash(revision: str, new_database: NewDatabase) -> Path:
     return baseline
 
 
-def _write_baseline(config: Config, target: Script, count: int, code: dict[str, str]) -> Path:
+def _write_baseline(config: Config, target: Script, count: int, code: tuple[str, str, str]) -> Path:
     """The baseline file, written as ``alembic revision`` writes one (template, ruff hooks).
 
     Alembic reads every revision before it writes one, and the later revisions now name a
@@ -123,7 +126,12 @@ def _write_baseline(config: Config, target: Script, count: int, code: dict[str, 
         staged.set_main_option("version_locations", staging)
         message = f"baseline of {count} revisions squashed, up to: {target.doc}"
         written = ScriptDirectory.from_config(staged).generate_revision(
-            target.revision, message, head="base", **code
+            target.revision,
+            message,
+            head="base",
+            upgrades=code[0],
+            downgrades=code[1],
+            imports=code[2],
         )
         assert written is not None
         return Path(written.path).rename(versions / Path(written.path).name)
