@@ -83,9 +83,11 @@ def prove_squash(
     command: list[str],
     target: str,
     head: str,
-    remove_tests: Callable[[], None] = lambda: None,
+    remove_tests: Callable[[], None] | None = None,
 ) -> None:
-    """Squash up to ``target`` and prove what the README promises, on the project's backend."""
+    """Squash up to ``target`` and prove what the README promises, on the project's backend;
+    then, for a history that matches the project's models, its own walk, once ``remove_tests``
+    removed the tests of squashed revisions."""
     with databases(project, 4) as (at_target, at_head, fresh, old_full):
         alembic(project, at_target, "upgrade", target)  # by the old history
         alembic(project, at_head, "upgrade", "head")
@@ -112,15 +114,19 @@ def prove_squash(
         assert "Running upgrade" not in alembic(project, at_head, "upgrade", "head")
         alembic(project, fresh, "upgrade", "head")
         assert differences(project, fresh, old_full) == []
-    remove_tests()
     for tool in (["ruff", "check"], ["ruff", "format", "--check"]):
         project.run(*tool, str(baseline))
+    if remove_tests is None:  # a history without models: `alembic check` cannot pass on it
+        return
+    remove_tests()
     walked = project.run("pytest", "-p", "no:cacheprovider", "-q", "tests/migrations")
     assert "failed" not in walked.stdout and "error" not in walked.stdout, walked.stdout
 
 
 def _revision_of(path: Path) -> str:
-    [revision] = re.findall(r'^revision(?:: str)? = "(\w+)"', path.read_text(encoding="utf-8"), re.M)
+    [revision] = re.findall(
+        r'^revision(?:: str)? = "(\w+)"', path.read_text(encoding="utf-8"), re.M
+    )
     return revision
 
 
