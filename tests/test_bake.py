@@ -43,6 +43,7 @@ ALWAYS = [
     "tests/migrations/runner.py",
     "tests/migrations/schema.py",
     "tests/migrations/round_trip.py",
+    "tests/migrations/squash.py",
     "tests/migrations/test_history.py",
     "tests/migrations/test_round_trip.py",
     "tests/test_settings.py",

@@ -100,6 +100,10 @@ COVERED = {
         "tests/test_alembic_cli.py::test_the_everyday_commands_walk_the_history_on_the_default_sqlite_file",
         '"alembic", "upgrade", "head"',
     ),
+    "python -m tests.migrations.squash <revision>": (
+        "tests/test_squash.py::test_the_shipped_history_squashes_into_a_baseline_that_builds_the_same_schema",
+        '"### Squashing the history into a baseline"',
+    ),
     "pytest": (
         "tests/test_install.py::test_pip_install_with_the_dev_group_gives_working_alembic_and_pytest",
         'project.run("pytest"',

@@ -11,6 +11,7 @@ synchronous twin); tests/migrations/test_async_env.py covers the async path, whe
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,13 +45,21 @@ def as_database_url(url: URL) -> str:
 @pytest.fixture(scope="session")
 def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewDatabase]:
     """Makes empty databases for this run; every one is dropped when the run ends."""
+    if not os.environ.get("TEST_DATABASE_URL") and BACKEND != "sqlite":
+        pytest.skip(f"set TEST_DATABASE_URL to a {BACKEND} server to run the database tests")
+    with throwaway_databases(tmp_path_factory.mktemp("databases")) as make:
+        yield make
+
+
+@contextmanager
+def throwaway_databases(directory: Path) -> Iterator[NewDatabase]:
+    """Empty databases on the server TEST_DATABASE_URL names, else SQLite files in
+    ``directory``; every one is dropped when the block ends, also after an error."""
     server = os.environ.get("TEST_DATABASE_URL")
     if server:
-        yield from _server_databases(synchronous(make_url(server)))
+        with _server_databases(synchronous(make_url(server))) as on_server:
+            yield on_server
         return
-    if BACKEND != "sqlite":
-        pytest.skip(f"set TEST_DATABASE_URL to a {BACKEND} server to run the database tests")
-    directory = tmp_path_factory.mktemp("databases")
     made: list[Path] = []
 
     def make() -> URL:
@@ -58,11 +67,14 @@ def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NewDataba
         made.append(path)
         return URL.create("sqlite", database=str(path))
 
-    yield make
-    for path in made:
-        path.unlink(missing_ok=True)
+    try:
+        yield make
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
 
 
+@contextmanager
 def _server_databases(server: URL) -> Iterator[NewDatabase]:
     """New databases on the server ``server`` points at, created and dropped through it."""
     admin = create_engine(server, poolclass=pool.NullPool, isolation_level="AUTOCOMMIT")
