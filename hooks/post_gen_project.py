@@ -23,6 +23,14 @@ OPTIONAL_FILES = {
     ],
 }
 
+# Files of one database only; removed when another is chosen.
+DATABASE_FILES = {
+    "postgresql": [
+        Path("tests") / "migrations" / "lint.py",
+        Path("tests") / "migrations" / "test_lint.py",
+    ],
+}
+
 # Files of each web framework; those of the frameworks not chosen are removed.
 FRAMEWORK_FILES = {
     "flask": [
@@ -89,6 +97,10 @@ def main() -> None:
                     shutil.rmtree(path)
                 else:
                     path.unlink()
+    for database, paths in DATABASE_FILES.items():
+        if ANSWERS["database"] != database:
+            for path in paths:
+                path.unlink()
     for framework, paths in FRAMEWORK_FILES.items():
         if ANSWERS["web_framework"] != framework:
             for path in paths:

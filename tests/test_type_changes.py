@@ -303,6 +303,13 @@ def fails_in_one_line_and_keeps_every_row(
 
 
 def test_the_projects_own_suite_passes_with_the_type_change(typed: Typed) -> None:
+    if typed.backend == "postgresql":
+        # The change rewrites the table, which the lint names; for a table this small the
+        # baked README says to accept it on purpose.
+        [path] = [p for p in typed.project.revisions() if p.name.endswith("_type_accounts.py")]
+        line = "depends_on: str | Sequence[str] | None = None\n"
+        accepted = 'lint_accepted = {"changing-column-type": "accounts holds four rows"}\n'
+        path.write_text(path.read_text(encoding="utf-8").replace(line, line + accepted), "utf-8")
     result = typed.project.run("pytest", "-p", "no:cacheprovider", "-v")
 
     assert re.search(r"test_round_trip\.py::\S+ PASSED", result.stdout)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from alembic.script import Script
 from sqlalchemy import URL, Connection
@@ -220,13 +221,21 @@ def execute_script(connection: Connection, sql: str) -> None:
 
     The raw DBAPI cursor gets no parameters, so a ``%`` in the SQL stays a ``%``.
     """
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver: Any = connection.connection.driver_connection
+    cursor = driver.cursor()
     if connection.dialect.name == "sqlite":
         cursor.executescript(f"BEGIN;\n{sql}\nCOMMIT;")
     else:
+        # On PostgreSQL as psql runs it: the script's own BEGIN and COMMIT make its
+        # transactions, and what autocommit_block() rendered between them runs outside any.
+        postgresql = connection.dialect.name == "postgresql"
+        if postgresql:
+            driver.autocommit = True
         for statement in sql.split(";\n"):
             if any(line.strip() and not line.startswith("--") for line in statement.splitlines()):
                 cursor.execute(statement)
+        if postgresql:
+            driver.autocommit = False
     cursor.close()
     connection.connection.commit()
 

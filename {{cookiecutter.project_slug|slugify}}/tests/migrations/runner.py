@@ -107,6 +107,10 @@ class MigrationRunner:
         RevisionWarning naming the step and the revision: old revisions and libraries cannot
         fail a step.
         """
+        # Between transactions, as `alembic upgrade` hands it over: Alembic then runs each
+        # revision in a transaction of its own, which autocommit_block() can step out of.
+        if self.connection.in_transaction():
+            self.connection.commit()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with EnvironmentContext(self.config, self.script, fn=step, **options):
