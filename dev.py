@@ -49,6 +49,12 @@ def template_venv() -> Path:
     wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return python
+    if VENV.is_symlink():
+        # venv.create(clear=True) would empty the virtualenv the link points at, in place.
+        sys.exit(
+            f"{VENV} links to {VENV.resolve()}, which lacks {REQUIREMENTS.name} as it is here;"
+            " update that virtualenv there, or remove the link to get one of this tree's own"
+        )
     print(f"Creating {VENV.relative_to(ROOT)} with {REQUIREMENTS.name} ...", flush=True)
     venv.create(VENV, with_pip=True, clear=True)
     run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")

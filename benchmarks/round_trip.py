@@ -12,7 +12,12 @@ seconds of:
   (c) pytest-alembic 0.13.1: up_down_consistency + downgrade_leaves_no_trace, the engine
              handed to env.py as its docs describe, in its own virtualenv (pytest < 9)
 
-Each figure is a whole subprocess (interpreter start included), the best of --repeat runs.
+Each figure is a whole subprocess (interpreter start included), the best of --repeat runs,
+with its cost per revision in milliseconds, so that growth shows; the last line compares the
+suite's and the floor's cost per revision at the largest SQLite size with those at 200.
+pytest-alembic is not run above --peer-max-size (default 200): it re-reads every revision file
+at every step, so 1000 revisions would take it hours. The load column is the machine's
+1-minute load average after the row: the figures are wall-clock times and move with it.
 Run with `python3 dev.py benchmark` (add `--sizes 50 100` or `--postgresql-sizes` to change
 what is measured). PostgreSQL is measured when TEST_DATABASE_URL (or the default below) is
 reachable.
@@ -255,7 +260,10 @@ def added_column(table: str, column: str) -> tuple[str, str, str]:
     return upgrade, downgrade, f'Column("{column}", Integer, index=True)'
 
 
-def measure(project: Path, pa_venv: Path, size: int, server: str | None, repeat: int) -> None:
+def measure(
+    project: Path, pa_venv: Path, size: int, server: str | None, repeat: int, peer_max_size: int
+) -> tuple[float, float]:
+    """Print one row of figures; return the seconds of the suite and of the floor."""
     write_history(project, size)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIRTUAL_ENV")}
     env.pop("TEST_DATABASE_URL", None)
@@ -282,33 +290,35 @@ def measure(project: Path, pa_venv: Path, size: int, server: str | None, repeat:
     bare = min(floor() for _ in range(repeat))
     if server:
         reset_floor_database(project, server, drop=True)
-    peer = min(
-        run(
-            [
-                str(pa_venv / "bin" / "python"),
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-c",
-                "pytest_alembic_tests/pytest.ini",
-                "--rootdir",
-                ".",
-                "--test-alembic",
-                "pytest_alembic_tests",
-            ],
-            project,
-            env,
-        )
-        for _ in range(repeat)
-    )
+    peer = None
+    if size <= peer_max_size:
+        peer = min(run(pytest_alembic(pa_venv), project, env) for _ in range(repeat))
     backend = server.split(":", 1)[0].split("+", 1)[0] if server else "sqlite"
+    per_revision = f"{ours / size * 1000:>8.1f} {bare / size * 1000:>8.1f}"
+    peer_figures = f"{peer:>8.1f} {peer / ours:>7.1f}" if peer else f"{'-':>8} {'-':>7}"
     print(
-        f"{backend:<10} {size:>4} {ours:>8.1f} {bare:>8.1f} {peer:>9.1f} "
-        f"{ours / bare:>6.2f} {peer / ours:>6.1f}",
+        f"{backend:<10} {size:>5} {ours:>7.1f} {bare:>7.1f} {per_revision} "
+        f"{ours / bare:>7.2f} {peer_figures} {os.getloadavg()[0]:>5.1f}",
         flush=True,
     )
+    return ours, bare
+
+
+def pytest_alembic(pa_venv: Path) -> list[str]:
+    return [
+        str(pa_venv / "bin" / "python"),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-c",
+        "pytest_alembic_tests/pytest.ini",
+        "--rootdir",
+        ".",
+        "--test-alembic",
+        "pytest_alembic_tests",
+    ]
 
 
 # Server chores run in the baked project's virtualenv, which has SQLAlchemy and a driver.
@@ -346,22 +356,30 @@ def reachable(project: Path, server: str) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[50, 100, 200])
-    parser.add_argument("--postgresql-sizes", type=int, nargs="*", default=[100])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 200, 1000])
+    parser.add_argument("--postgresql-sizes", type=int, nargs="*", default=[100, 200])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--peer-max-size", type=int, default=200)
     arguments = parser.parse_args()
     project, pa_venv = prepare()
     print(
-        textwrap.dedent("""
-        seconds, wall clock; (a) ours, (b) floor, (c) pytest-alembic
-        backend       N      (a)      (b)       (c)  (a)/(b) (c)/(a)""")
+        textwrap.dedent(f"""
+        wall-clock seconds and ms per revision: (a) ours, (b) floor, (c) pytest-alembic
+        ((c) only up to N={arguments.peer_max_size}); load: 1-minute load average after the row
+        backend        N     (a)     (b)  (a)/N ms (b)/N ms (a)/(b)      (c) (c)/(a)  load""")
     )
-    for size in arguments.sizes:
-        measure(project, pa_venv, size, None, arguments.repeat)
+    sqlite = {
+        size: measure(project, pa_venv, size, None, arguments.repeat, arguments.peer_max_size)
+        for size in arguments.sizes
+    }
     server = os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRESQL)
     if arguments.postgresql_sizes and reachable(project, server):
         for size in arguments.postgresql_sizes:
-            measure(project, pa_venv, size, server, arguments.repeat)
+            measure(project, pa_venv, size, server, arguments.repeat, arguments.peer_max_size)
+    if 200 in sqlite and max(sqlite) > 200:
+        largest = max(sqlite)
+        ours, bare = ((sqlite[largest][i] / largest) / (sqlite[200][i] / 200) for i in (0, 1))
+        print(f"sqlite: per revision, N={largest} against N=200: (a) {ours:.2f}x, (b) {bare:.2f}x")
 
 
 if __name__ == "__main__":

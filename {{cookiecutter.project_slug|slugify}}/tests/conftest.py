@@ -11,6 +11,7 @@ synchronous twin); tests/migrations/test_async_env.py covers the async path, whe
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -87,13 +88,18 @@ def _server_databases(server: URL) -> Iterator[NewDatabase]:
         made.append(name)
         return server.set(database=name)
 
+    def drop(name: str) -> None:
+        force = " WITH (FORCE)" if server.get_backend_name() == "postgresql" else ""
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+
     try:
         yield make
     finally:
-        force = " WITH (FORCE)" if server.get_backend_name() == "postgresql" else ""
-        with admin.connect() as connection:
-            for name in made:
-                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+        # All at once: on PostgreSQL each DROP DATABASE waits for a checkpoint, which
+        # concurrent ones share (seconds each on a busy server).
+        with ThreadPoolExecutor(max_workers=8) as workers:
+            list(workers.map(drop, made))
         admin.dispose()
 
 

@@ -296,6 +296,7 @@ def run_rendered(
     online, and rendering goes on from the next one, so the rest is still checked offline.
     """
     pending = list(revisions)
+    by_path = {Path(revision.path).resolve(): revision for revision in pending}
     while pending:
         cut = next(
             (at for at, revision in enumerate(pending) if revision.revision in offline.online),
@@ -310,7 +311,7 @@ def run_rendered(
         try:
             sql = source.render_sql(pending[:cut], upgrade, heads)
         except Exception as error:
-            culprit = _revision_at_fault(error, pending[:cut])
+            culprit = _revision_at_fault(error, by_path)
             if culprit is None:
                 raise
             offline.cannot_render(culprit, error)
@@ -319,9 +320,8 @@ def run_rendered(
         del pending[:cut]
 
 
-def _revision_at_fault(error: Exception, revisions: list[Script]) -> Script | None:
+def _revision_at_fault(error: Exception, by_path: dict[Path, Script]) -> Script | None:
     """The revision whose code raised ``error``, found in its traceback."""
-    by_path = {Path(revision.path).resolve(): revision for revision in revisions}
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         if (revision := by_path.get(Path(frame.filename).resolve())) is not None:
             return revision

@@ -83,9 +83,10 @@ class MigrationRunner:
             )
         return buffer.getvalue()
 
-    def _steps(self, revisions: Iterable[Script], upgrade: bool) -> list[MigrationStep]:
+    def _steps(self, revisions: Iterable[Script], upgrade: bool) -> Iterator[MigrationStep]:
+        """Made as Alembic takes them: rendering that fails at the second of many costs two."""
         step = MigrationStep.upgrade_from_script if upgrade else MigrationStep.downgrade_from_script
-        return [step(self.script.revision_map, revision) for revision in revisions]
+        return (step(self.script.revision_map, revision) for revision in revisions)
 
     @contextmanager
     def _offline(self) -> Iterator[io.StringIO]:
@@ -98,7 +99,7 @@ class MigrationRunner:
         finally:
             self.config.attributes["connection"], self.config.output_buffer = saved
 
-    def _run(self, verb: str, subjects: list[str], step: StepFunction, **options: Any) -> None:
+    def _run(self, verb: str, subjects: Iterable[str], step: StepFunction, **options: Any) -> None:
         """Run env.py for ``step``; warnings are held until it is done, then passed on.
 
         A warning the project's own code raises (src/, env.py) is issued again as it was, so
@@ -117,18 +118,22 @@ class MigrationRunner:
                 self.script.run_env()
         if self.connection.in_transaction():
             self.connection.commit()
+        if not caught:
+            return
         own = (PROJECT_ROOT / "src", Path(self.script.env_py_location).resolve())
         distinct = {(str(w.message), w.category, w.filename, w.lineno): w for w in caught}
+        names = list(subjects)
         for seen in distinct.values():
             path = Path(seen.filename).resolve()
             if any(path.is_relative_to(place) for place in own):
                 warnings.warn_explicit(seen.message, seen.category, seen.filename, seen.lineno)
             else:
                 # Name the revision the warning points at, else every one the step ran.
-                where = path.name if path.name in subjects else ", ".join(subjects)
+                where = path.name if path.name in names else ", ".join(names)
                 warning = f"{seen.category.__name__}: {seen.message} ({path.name}:{seen.lineno})"
                 warnings.warn(RevisionWarning(f"{verb} of {where}: {warning}"), stacklevel=2)
 
 
-def _names(revisions: Iterable[Script]) -> list[str]:
-    return [Path(revision.path).name for revision in revisions]
+def _names(revisions: Iterable[Script]) -> Iterator[str]:
+    """The revisions' file names, worked out only if a warning needs them."""
+    return (Path(revision.path).name for revision in revisions)

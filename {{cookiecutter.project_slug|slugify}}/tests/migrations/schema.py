@@ -1,9 +1,10 @@
 """Schema snapshots read through SQLAlchemy's inspector, and their differences in words."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Inspector, inspect, text
 from sqlalchemy.dialects.postgresql.base import PGInspector
@@ -12,6 +13,8 @@ from sqlalchemy.dialects.postgresql.base import PGInspector
 TableSchema = Mapping[str, Mapping[str, str]]
 
 VERSION_TABLE = "alembic_version"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class Schema:
         for name in sorted(expected.tables.keys() - self.tables.keys()):
             found.append(f"lacks table {name}")
         for name in sorted(self.tables.keys() & expected.tables.keys()):
-            found += _item_differences(self.tables[name], expected.tables[name], f" on {name}")
+            if self.tables[name] != expected.tables[name]:  # mostly the very same snapshot
+                found += _item_differences(self.tables[name], expected.tables[name], f" on {name}")
         found += _item_differences({"enum type": self.types}, {"enum type": expected.types}, "")
         found += _item_differences(
             {"sequence": dict.fromkeys(self.sequences, "")},
@@ -57,31 +61,43 @@ def _item_differences(actual: TableSchema, expected: TableSchema, where: str) ->
 class SchemaReader:
     """Reads snapshots of one database, reflecting again only the tables that changed.
 
-    A cheap catalogue query gives each table a fingerprint (on SQLite the CREATE statements of
-    the table and its indexes). A table whose fingerprint was seen before reuses the snapshot
-    reflected then, so a walk up, down and up again reflects each table version once.
+    One catalogue query per read gives each table a fingerprint: on SQLite the CREATE
+    statements of the table and its indexes, on PostgreSQL its definition as text. A table
+    whose fingerprint was seen before reuses the snapshot reflected then, so a walk up, down and
+    up again reflects each table version once.
     """
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self._seen: dict[tuple[str, str], TableSchema] = {}
+        # PostgreSQL: each table's change token -> its definition, as of the last read; and the
+        # enum types and sequences, read through the inspector only when their token changes.
+        self._definitions: dict[str, str] = {}
+        self._others: dict[str, tuple[str, Any]] = {}
 
     def read(self) -> Schema:
-        inspector = inspect(self.connection)
-        fingerprints = self._fingerprints(inspector)
-        tables = {}
-        for name, fingerprint in fingerprints.items():
-            key = (name, fingerprint)
-            if not fingerprint or key not in self._seen:
-                self._seen[key] = reflect_table(inspector, name)
-            tables[name] = self._seen[key]
-        if not isinstance(inspector, PGInspector):
-            return Schema(tables)
-        return Schema(
-            tables,
-            types={enum["name"]: ", ".join(enum["labels"]) for enum in inspector.get_enums()},
-            sequences=frozenset(inspector.get_sequence_names()),
-        )
+        postgresql = self.connection.dialect.name == "postgresql"
+        with _autocommit(self.connection) if postgresql else nullcontext():
+            inspector = inspect(self.connection)
+            if postgresql:
+                fingerprints, tokens = self._postgresql_fingerprints()
+            else:
+                fingerprints, tokens = self._fingerprints(inspector), {}
+            tables = {}
+            for name, fingerprint in fingerprints.items():
+                key = (name, fingerprint)
+                if not fingerprint or key not in self._seen:
+                    self._seen[key] = reflect_table(inspector, name)
+                tables[name] = self._seen[key]
+            if not isinstance(inspector, PGInspector):
+                return Schema(tables)
+            return Schema(
+                tables,
+                types=self._other(tokens, "enum types", lambda: _enums(inspector)),
+                sequences=self._other(
+                    tokens, "sequences", lambda: frozenset(inspector.get_sequence_names())
+                ),
+            )
 
     def _fingerprints(self, inspector: Inspector) -> dict[str, str]:
         """Each table's fingerprint; an empty one means 'always reflect'."""
@@ -96,6 +112,107 @@ class SchemaReader:
             self.connection.commit()
         return {name: fingerprint for name, fingerprint in rows if name != VERSION_TABLE}
 
+    def _postgresql_fingerprints(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Each table's definition, worked out only for tables whose change token is new;
+        and the tokens of the enum types and of the sequences."""
+        known = list(self._definitions)
+        rows = self.connection.execute(text(POSTGRESQL_FINGERPRINTS), {"known": known}).all()
+        fingerprints, tokens, definitions = {}, {}, {}
+        for kind, name, token, definition in rows:
+            if kind != "table":
+                tokens[kind] = token
+                continue
+            definitions[token] = self._definitions[token] if definition is None else definition
+            if name != VERSION_TABLE:
+                fingerprints[name] = definitions[token]
+        self._definitions = definitions
+        return fingerprints, tokens
+
+    def _other(self, tokens: dict[str, str], kind: str, reflect: Callable[[], T]) -> T:
+        """The enum types or the sequences: reflected again only when their token changed."""
+        token = tokens[kind]
+        if kind not in self._others or self._others[kind][0] != token:
+            self._others[kind] = (token, reflect())
+        value: T = self._others[kind][1]
+        return value
+
+
+def _enums(inspector: PGInspector) -> dict[str, str]:
+    return {enum["name"]: ", ".join(enum["labels"]) for enum in inspector.get_enums()}
+
+
+@contextmanager
+def _autocommit(connection: Connection) -> Iterator[None]:
+    """Read outside a transaction: psycopg then sends no BEGIN and COMMIT, two round trips of
+    the three a read would cost. The connection's own level comes back afterwards."""
+    if connection.in_transaction():  # someone else's: read inside it, as it sees the schema
+        yield
+        return
+    level = connection.get_execution_options().get(
+        "isolation_level", connection.default_isolation_level
+    )
+    connection.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        yield
+    finally:
+        if connection.in_transaction():
+            connection.commit()
+        connection.execution_options(isolation_level=level)
+
+
+# A table's change token: its oid, and the number and transaction ids of the catalogue rows
+# its reflection reads (any change to one of them writes a row with a new transaction id, or
+# removes one); a foreign key's other table and columns count too, as they may be renamed.
+# Only for tables whose token is not :known is the definition spelled out, in words that stay
+# the same when the table is dropped and made again the same (no oids, no column numbers).
+POSTGRESQL_FINGERPRINTS = """
+    WITH t AS (SELECT oid, relname FROM pg_class
+               WHERE relkind IN ('r', 'p') AND relnamespace = current_schema()::regnamespace),
+    versions AS (
+        SELECT oid AS rel, xmin FROM pg_class WHERE oid IN (SELECT oid FROM t)
+        UNION ALL SELECT attrelid, xmin FROM pg_attribute WHERE attrelid IN (SELECT oid FROM t)
+        UNION ALL SELECT adrelid, xmin FROM pg_attrdef WHERE adrelid IN (SELECT oid FROM t)
+        UNION ALL SELECT objoid, xmin FROM pg_description
+                  WHERE objoid IN (SELECT oid FROM t) AND classoid = 'pg_class'::regclass
+        UNION ALL SELECT conrelid, xmin FROM pg_constraint WHERE conrelid IN (SELECT oid FROM t)
+        UNION ALL SELECT indrelid, xmin FROM pg_index WHERE indrelid IN (SELECT oid FROM t)
+        UNION ALL SELECT i.indrelid, c.xmin FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                  WHERE i.indrelid IN (SELECT oid FROM t)
+        UNION ALL SELECT k.conrelid, c.xmin FROM pg_constraint k
+                  JOIN pg_class c ON c.oid = k.confrelid WHERE k.conrelid IN (SELECT oid FROM t)
+        UNION ALL SELECT k.conrelid, a.xmin FROM pg_constraint k
+                  JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = ANY (k.confkey)
+                  WHERE k.conrelid IN (SELECT oid FROM t)
+    ),
+    tokens AS (SELECT rel AS oid, concat_ws(':', rel, count(*), sum(xmin::text::bigint)) AS token
+               FROM versions GROUP BY rel)
+    SELECT 'table', relname, token, CASE WHEN token = ANY (:known) THEN NULL ELSE concat_ws(
+        E'\n',
+        obj_description(tokens.oid, 'pg_class'),
+        (SELECT string_agg(concat_ws(' ', a.attname, format_type(a.atttypid, a.atttypmod),
+                                     a.attcollation, a.attnotnull, a.attidentity, a.attgenerated,
+                                     pg_get_expr(d.adbin, d.adrelid),
+                                     col_description(a.attrelid, a.attnum)),
+                           ', ' ORDER BY a.attnum)
+         FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = tokens.oid AND a.attnum > 0 AND NOT a.attisdropped),
+        (SELECT string_agg(concat_ws(' ', conname, pg_get_constraintdef(oid)), ', '
+                           ORDER BY conname)
+         FROM pg_constraint WHERE conrelid = tokens.oid),
+        (SELECT string_agg(pg_get_indexdef(indexrelid), ', ' ORDER BY indexrelid::regclass::text)
+         FROM pg_index WHERE indrelid = tokens.oid)
+    ) END
+    FROM tokens JOIN pg_class USING (oid)
+    UNION ALL
+    SELECT 'enum types', '', concat_ws(':', count(*), sum(xmin::text::bigint)), NULL FROM (
+        SELECT ty.xmin FROM pg_type ty WHERE ty.typtype = 'e' AND pg_type_is_visible(ty.oid)
+        UNION ALL SELECT e.xmin FROM pg_enum e JOIN pg_type ty ON ty.oid = e.enumtypid
+                  WHERE pg_type_is_visible(ty.oid)
+    ) enums
+    UNION ALL
+    SELECT 'sequences', '', concat_ws(':', count(*), sum(xmin::text::bigint)), NULL
+    FROM pg_class WHERE relkind = 'S' AND pg_table_is_visible(oid)
+"""
 
 FINGERPRINTS = {
     "sqlite": """
@@ -104,41 +221,6 @@ FINGERPRINTS = {
               WHERE type IN ('table', 'index') AND tbl_name NOT LIKE 'sqlite_%'
               ORDER BY tbl_name, type DESC, name)
         GROUP BY tbl_name
-    """,
-    # Raw catalogue values: any change to a table's columns, constraints or indexes shows.
-    "postgresql": """
-        WITH t AS (SELECT oid, relname FROM pg_class
-                   WHERE relkind IN ('r', 'p') AND relnamespace = current_schema()::regnamespace)
-        SELECT t.relname, concat_ws(';', obj_description(t.oid, 'pg_class'),
-                                    cols.summary, cons.summary, idx.summary)
-        FROM t
-        LEFT JOIN (
-            SELECT a.attrelid, string_agg(
-                concat_ws(':', a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attidentity,
-                          a.attgenerated, d.adbin, col_description(a.attrelid, a.attnum)),
-                ',' ORDER BY a.attnum) AS summary
-            FROM pg_attribute a
-            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-            WHERE a.attrelid IN (SELECT oid FROM t) AND a.attnum > 0 AND NOT a.attisdropped
-            GROUP BY a.attrelid
-        ) cols ON cols.attrelid = t.oid
-        LEFT JOIN (
-            SELECT conrelid, string_agg(
-                concat_ws(':', conname, contype, condeferrable, condeferred, confrelid, conkey,
-                          confkey, confupdtype, confdeltype, confmatchtype, conbin),
-                ',' ORDER BY conname) AS summary
-            FROM pg_constraint WHERE conrelid IN (SELECT oid FROM t)
-            GROUP BY conrelid
-        ) cons ON cons.conrelid = t.oid
-        LEFT JOIN (
-            SELECT i.indrelid, string_agg(
-                concat_ws(':', ic.relname, ic.relam, i.indisunique, i.indkey, i.indclass,
-                          i.indoption, i.indexprs, i.indpred),
-                ',' ORDER BY ic.relname) AS summary
-            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-            WHERE i.indrelid IN (SELECT oid FROM t)
-            GROUP BY i.indrelid
-        ) idx ON idx.indrelid = t.oid
     """,
     # information_schema, which MySQL and MariaDB share (group_concat_max_len is raised first).
     "mysql": """
