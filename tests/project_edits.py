@@ -94,6 +94,27 @@ def plant_revision(
     return name
 
 
+@contextmanager
+def planted(
+    project: Project, revision: str, upgrade: str, downgrade: str, down_revision: str = HEAD
+) -> Iterator[str]:
+    """A revision planted for the duration of the block (its file name), then removed."""
+    name = plant_revision(project, revision, upgrade, downgrade, down_revision)
+    try:
+        yield name
+    finally:
+        (project.path / "migrations" / "versions" / name).unlink()
+
+
+# A revision whose second statement outlasts a one-second MIGRATION_STATEMENT_TIMEOUT.
+SLOW_STATEMENT = {
+    "revision": "5a0e5a0e5a0e",
+    "upgrade": '    op.add_column("roles", sa.Column("rank", sa.Integer()))\n'
+    '    op.execute("SELECT pg_sleep(5)")',
+    "downgrade": '    op.drop_column("roles", "rank")',
+}
+
+
 def recreate_role_key(options: str) -> str:
     """A revision body recreating user_roles' foreign key to roles with ``options``."""
     return (

@@ -10,7 +10,7 @@ import pytest
 
 from tests.alembic_many import alembic_many, failed_line
 from tests.conftest import SERVERS, Project
-from tests.project_edits import HEAD, plant_revision, slow_first_revision
+from tests.project_edits import HEAD, SLOW_STATEMENT, plant_revision, planted, slow_first_revision
 from tests.servers import Server, new_database, password_checking_postgresql, server
 
 BEFORE_HEAD = "9a4e7c1d2b8f"
@@ -308,19 +308,10 @@ def test_a_statement_running_past_the_statement_timeout_is_stopped_and_rolled_ba
 ) -> None:
     database, env = new_database(postgresql)
     postgresql_project.run("alembic", "upgrade", HEAD, env=env)
-    name = plant_revision(
-        postgresql_project,
-        "5a0e5a0e5a0e",
-        upgrade='    op.add_column("roles", sa.Column("rank", sa.Integer()))\n'
-        '    op.execute("SELECT pg_sleep(5)")',
-        downgrade='    op.drop_column("roles", "rank")',
-    )
-    try:
+    with planted(postgresql_project, **SLOW_STATEMENT):
         output = one_line_failure(
             postgresql_project, {**env, "MIGRATION_STATEMENT_TIMEOUT": "1"}, "upgrade", "head"
         )
-    finally:
-        (postgresql_project.path / "migrations" / "versions" / name).unlink()
 
     assert "gave up after MIGRATION_STATEMENT_TIMEOUT (1 s)" in output, output
     assert "canceling statement due to statement timeout" in output
@@ -339,7 +330,7 @@ def test_a_failing_revision_leaves_the_previous_revision_and_every_row(
         "('b@example.com', 'B'), ('c@example.com', 'C')",
         database=database,
     )
-    name = plant_revision(
+    with planted(
         postgresql_project,
         "fa11fa11fa11",
         upgrade='    op.add_column("users", sa.Column("nickname", sa.String(50)))\n'
@@ -347,11 +338,8 @@ def test_a_failing_revision_leaves_the_previous_revision_and_every_row(
         "    op.execute(\"DELETE FROM users WHERE email = 'a@example.com'\")\n"
         '    op.create_unique_constraint("uq_users_nickname", "users", ["nickname"])',
         downgrade='    op.drop_column("users", "nickname")',
-    )
-    try:
+    ):
         result = postgresql_project.run("alembic", "upgrade", "head", env=env, check=False)
-    finally:
-        (postgresql_project.path / "migrations" / "versions" / name).unlink()
 
     assert result.returncode != 0
     assert "could not create unique index" in result.stderr

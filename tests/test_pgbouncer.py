@@ -12,7 +12,7 @@ from tests.alembic_many import failed_line
 from tests.conftest import SERVERS, Project
 from tests.network import stalling_proxy, wait_until
 from tests.pgbouncer import pgbouncer
-from tests.project_edits import HEAD, plant_revision, slow_first_revision
+from tests.project_edits import HEAD, SLOW_STATEMENT, plant_revision, planted, slow_first_revision
 from tests.readme import section
 from tests.servers import Server, server
 
@@ -140,19 +140,10 @@ def test_behind_pgbouncer_a_deploy_fails_whole_after_the_statement_timeout(
 ) -> None:
     database, env = through(transaction_pooler, postgresql)
     project.run("alembic", "upgrade", BEFORE_HEAD, env=env)
-    name = plant_revision(
-        project,
-        "5a0e5a0e5a0e",
-        upgrade='    op.add_column("roles", sa.Column("rank", sa.Integer()))\n'
-        '    op.execute("SELECT pg_sleep(5)")',
-        downgrade='    op.drop_column("roles", "rank")',
-    )
-    try:
+    with planted(project, **SLOW_STATEMENT):
         output = one_line_failure(
             project, {**env, "MIGRATION_STATEMENT_TIMEOUT": "1"}, "upgrade", "head"
         )
-    finally:
-        (project.path / "migrations" / "versions" / name).unlink()
 
     assert "gave up after MIGRATION_STATEMENT_TIMEOUT (1 s)" in output, output
     assert "canceling statement due to statement timeout" in output
@@ -207,7 +198,8 @@ def test_behind_pgbouncer_an_autocommit_block_is_refused_in_one_line_and_applies
 ) -> None:
     database, env = through(transaction_pooler, postgresql)
     project.run("alembic", "upgrade", "head", env=env)
-    name = plant_revision(
+    direct = {"DATABASE_URL": postgresql.url_for(database, *postgresql.login)}
+    with planted(
         project,
         "ac0cac0cac0c",
         upgrade='    op.add_column("roles", sa.Column("rank", sa.Integer()))\n'
@@ -215,17 +207,13 @@ def test_behind_pgbouncer_an_autocommit_block_is_refused_in_one_line_and_applies
         '        op.execute("CREATE INDEX CONCURRENTLY ix_roles_rank ON roles (rank)")',
         downgrade='    op.drop_index("ix_roles_rank", "roles")\n'
         '    op.drop_column("roles", "rank")',
-    )
-    direct = {"DATABASE_URL": postgresql.url_for(database, *postgresql.login)}
-    try:
+    ) as name:
         output = one_line_failure(project, env, "upgrade", "head")
         columns = "SELECT COUNT(*) FROM information_schema.columns WHERE column_name = 'rank'"
         added = postgresql.scalar(columns, database)
         version = version_of(postgresql, database)
         project.run("alembic", "upgrade", "head", env=direct)  # as the line advises
         after_direct = version_of(postgresql, database)
-    finally:
-        (project.path / "migrations" / "versions" / name).unlink()
 
     assert output == (
         f"FAILED: {name} runs statements outside a transaction (autocommit_block), which behind "
