@@ -4,6 +4,7 @@ import re
 import shlex
 import shutil
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import psycopg
 import pytest
 from uv import find_uv_bin
 
-from tests.conftest import BakeProject, Project
+from tests.conftest import SERVERS, BakeProject, Project
 from tests.servers import server
 
 SECTION = "## Adopting this env.py in an existing project"
@@ -288,6 +289,7 @@ def test_an_alembic_init_project_keeps_its_revision_and_takes_its_url_from_the_e
 
 CONVENTION_SECTION = "### Taking on the naming convention"
 TESTS_SECTION = "### The round-trip tests for your history"
+OWN_ENV_SECTION = "#### With your own env.py and settings"
 
 
 def subsection(readme: str, heading: str) -> str:
@@ -443,7 +445,7 @@ def test_a_history_written_without_a_naming_convention_builds_a_fresh_database_a
         "alembic upgrade head",
     ]
     rename, upgrade = (shlex.split(line) for line in console_lines(convention))
-    round_trip = subsection(readme, TESTS_SECTION)
+    round_trip = subsection(readme, TESTS_SECTION).split(OWN_ENV_SECTION, 1)[0]
     test_copies = [row for row in table_rows(round_trip) if len(row) == 2]
     test_edits = [row for row in table_rows(round_trip) if len(row) == 3]
     base_py = (project.package / "models" / "base.py").read_text(encoding="utf-8")
@@ -529,3 +531,185 @@ def test_a_history_written_without_a_naming_convention_builds_a_fresh_database_a
         )
         summary = walked.stdout.strip().splitlines()[-1]
         assert re.search(r"\b6 passed\b", summary) and "skipped" not in summary, walked.stdout
+
+
+# A store's tables, in one module with no naming convention, and its hand-written history: the
+# first revision's foreign key, unique and check constraints are unnamed, the second moves
+# data, the third adds a column and an index.
+STORE_MODELS = """\
+\"\"\"The store's tables.\"\"\"
+
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (CheckConstraint("total >= 0"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    total: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+"""
+
+
+def store_revision(revision: str, down: str | None, message: str, up: str, down_body: str) -> str:
+    return f"""\
+\"\"\"{message}
+
+Revision ID: {revision}
+Revises: {down or ""}
+\"\"\"
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+{up}
+
+def downgrade():
+{down_body}
+"""
+
+
+ADD_NOTE_DOWNGRADE = """\
+    op.drop_index("ix_orders_status", table_name="orders")
+    op.drop_column("orders", "note")
+"""
+
+STORE_HISTORY = {
+    "aaaa00000001_create_customers_and_orders.py": store_revision(
+        "aaaa00000001",
+        None,
+        "create customers and orders",
+        """\
+    op.create_table(
+        "customers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("email"),
+    )
+    op.create_table(
+        "orders",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Numeric(10, 2), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"]),
+        sa.CheckConstraint("total >= 0"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+""",
+        """\
+    op.drop_table("orders")
+    op.drop_table("customers")
+""",
+    ),
+    "aaaa00000002_walk_in_customer_and_open_orders.py": store_revision(
+        "aaaa00000002",
+        "aaaa00000001",
+        "walk-in customer and open orders",
+        """\
+    op.execute("INSERT INTO customers (email) VALUES ('walk-in@store.example')")
+    op.execute("UPDATE orders SET status = 'open' WHERE status = 'new'")
+""",
+        """\
+    op.execute("UPDATE orders SET status = 'new' WHERE status = 'open'")
+    op.execute("DELETE FROM customers WHERE email = 'walk-in@store.example'")
+""",
+    ),
+    "aaaa00000003_add_order_note.py": store_revision(
+        "aaaa00000003",
+        "aaaa00000002",
+        "add order note",
+        """\
+    op.add_column("orders", sa.Column("note", sa.String(length=500), nullable=True))
+    op.create_index("ix_orders_status", "orders", ["status"])
+""",
+        ADD_NOTE_DOWNGRADE,
+    ),
+}
+
+
+def python_blocks(text: str) -> list[str]:
+    return [textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)```", text, re.S)]
+
+
+def test_a_project_with_its_own_env_py_adopts_the_round_trip_tests_alone(
+    bake: BakeProject, tmp_path: Path
+) -> None:
+    project = bake()
+    readme = (project.path / "README.md").read_text(encoding="utf-8")
+    tests_section = subsection(readme, TESTS_SECTION)
+    copies = [row for row in table_rows(tests_section) if len(row) == 2]
+    own = tests_section.split(OWN_ENV_SECTION, 1)[1]
+    edits = [row for row in table_rows(own) if len(row) == 3]
+    driver_module, online = python_blocks(own)
+    assert "Add `import os` at the top of env.py" in own
+    requirements = ["alembic>=1.16", "sqlalchemy>=2.0.36", "pytest", "psycopg[binary]"]
+    shop = shop_with(tmp_path, requirements)
+    start_the_shop(shop, "sqlite:///store.db", STORE_MODELS, STORE_HISTORY)
+
+    for source, target in copies:
+        (shop.path / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(project.path / source, shop.path / target)
+    shop.write("tests/database_driver.py", driver_module)
+    env_py = shop.path / "migrations" / "env.py"
+    stock = env_py.read_text(encoding="utf-8")
+    start = stock.index("def run_migrations_online")
+    end = stock.index("\n\nif context.is_offline_mode()")
+    env_py.write_text(f"import os\n{stock[:start]}{online.rstrip()}{stock[end:]}", "utf-8")
+    for file, line, new in edits:  # the line as written, at whatever indentation
+        lines = (shop.path / file).read_text(encoding="utf-8").splitlines()
+        [indented] = [written for written in lines if written.strip() == line]
+        replace_line(shop.path / file, indented, indented.replace(line, new))
+    assert not list(shop.path.rglob("settings.py"))
+
+    def suite(**env: str) -> str:
+        walked = shop.run("pytest", "-p", "no:cacheprovider", env=env, check=False)
+        return walked.stdout
+
+    summary = suite().strip().splitlines()[-1]
+    assert re.search(r"\b6 passed\b", summary) and "skipped" not in summary, summary
+
+    # A downgrade that forgets the column and the index: the copied suite names its file.
+    note = shop.path / "migrations" / "versions" / "aaaa00000003_add_order_note.py"
+    text = note.read_text(encoding="utf-8")
+    note.write_text(text.replace(ADD_NOTE_DOWNGRADE, "    pass\n"), encoding="utf-8")
+    planted = suite()
+    assert "1 failed" in planted, planted
+    verdict = [line for line in planted.splitlines() if line.startswith(("downgrade", "upgrade"))]
+    assert verdict == [
+        "downgrade of aaaa00000003_add_order_note.py leaves column note on orders; "
+        "leaves index ix_orders_status on orders"
+    ], planted
+    note.write_text(text, encoding="utf-8")
+
+    # On PostgreSQL, where the database names the unnamed constraints itself.
+    with server(SERVERS["postgresql"]):
+        url = urlsplit(SERVERS["postgresql"])._replace(scheme="postgresql+psycopg").geturl()
+        on_postgresql = suite(TEST_DATABASE_URL=url)
+    summary = on_postgresql.strip().splitlines()[-1]
+    assert re.search(r"\b6 passed\b", summary) and "skipped" not in summary, on_postgresql
