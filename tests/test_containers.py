@@ -8,7 +8,6 @@ and user; everything else is the bake's own compose.yaml.
 
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from tests.conftest import Project, bake_with, server_for
 from tests.containers import Engine, container_engine, events
 from tests.project_edits import HEAD, PRODUCTS, register_products
 from tests.readme import console_blocks
-from tests.servers import Server, server
+from tests.servers import Server, free_port, server
 
 BEFORE_HEAD = "9a4e7c1d2b8f"
 SHIPPED = ["6d1f0c2a9b3e", BEFORE_HEAD, HEAD]
@@ -288,12 +287,6 @@ def exit_code(engine: Engine, container: str) -> int:
 def running(engine: Engine, container: str) -> bool:
     state = engine.podman("inspect", "--format", "{{.State.Running}}", container).stdout
     return state.strip() == "true"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def answers_http(port: int) -> bool:
