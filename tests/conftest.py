@@ -4,7 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,19 @@ class Project:
 BakeProject = Callable[..., Project]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One mypy cache for every bake a worker checks, as a developer's machine keeps one.
+
+    Checking SQLAlchemy, pydantic and alembic from a cold cache is most of a mypy run; mypy
+    still checks each bake's own files afresh (it compares their contents, not their paths).
+    A cache per xdist worker, since mypy runs in a worker one at a time.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MYPY_CACHE_DIR", str(tmp_path_factory.mktemp("mypy-cache")))
+        yield
+
+
 @pytest.fixture
 def bake(cookies: Any) -> BakeProject:
     """Bake a project from overrides of the default answers; fail with the reason if it breaks."""
@@ -210,6 +223,33 @@ def template_repository(repository: Path) -> Path:
 def template_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template as a git repository, shared by the tests that only read it."""
     return template_repository(tmp_path_factory.mktemp("template-repository"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Hand each test module to one xdist worker, so that its module-scoped bakes are made once;
+    a module naming a parameter in ``WORKER_SPLIT`` goes out as one unit per value of it.
+
+    A module of one expensive set-up per combination (a bake, an image) would otherwise keep
+    one worker busy for minutes while the other idles at the end of the run.
+    """
+    for item in items:
+        group = item.nodeid.split("::")[0]
+        split = getattr(getattr(item, "module", None), "WORKER_SPLIT", None)
+        callspec = getattr(item, "callspec", None)
+        if split and callspec is not None and split in callspec.params:
+            group += f"::{callspec.params[split]}"  # no "]": xdist would not see a group
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Stop, rather than run for twice as long, if xdist lost the groups on the way."""
+    if node.config.getvalue("dist") == "loadgroup" and ids and "@" not in ids[0]:
+        pytest.exit(
+            "pytest-xdist ignored the tests' groups (--dist loadgroup), as it does on pytest 9.2"
+            " (pytest-xdist#1386); install the pytest that requirements-test.txt names",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -23,6 +23,10 @@ with create_db_engine().begin() as connection:
 """
 
 
+# Each database is a unit of work of its own for the xdist workers.
+WORKER_SPLIT = "database"
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql", "mysql"])
 def test_the_readme_data_migration_fills_a_required_column_and_its_test_passes(
     bake: BakeProject, database: str

@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -183,6 +184,10 @@ def flask_db_migrate(project: Project, message: str, env: dict[str, str]) -> str
     return new.read_text(encoding="utf-8")
 
 
+# Each database is a unit of work of its own for the xdist workers.
+WORKER_SPLIT = "database"
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_the_flask_migrate_tutorial_runs_as_written_with_db_model_and_base_models_mixed(
     bake: BakeProject, database: str
@@ -261,8 +266,9 @@ def test_the_app_writes_and_reads_its_models_after_flask_db_upgrade(
     ids=["unparsable", "password-in-query", "control-character"],
 )
 def test_a_bad_database_url_stops_flask_db_in_one_line_without_echoing_it(
-    flask_project: Project, url: str, complaint: str
+    baked: Callable[[str], Project], url: str, complaint: str
 ) -> None:
+    flask_project = baked("sqlite-flask")  # shared: nothing here gets as far as the database
     bad = {"DATABASE_URL": url}
     upgrade = flask_project.run("flask", "db", "upgrade", env=bad, check=False)
     # `flask --help` loads the app to list its commands; Flask shows the traceback of any

@@ -18,9 +18,13 @@ CHECKS = {
 }
 
 
-@pytest.fixture(scope="module", params=COMBINATIONS.values(), ids=COMBINATIONS.keys())
+# Each combination is a unit of work of its own for the xdist workers.
+WORKER_SPLIT = "installed"
+
+
+@pytest.fixture(scope="module", params=COMBINATIONS)
 def installed(request: pytest.FixtureRequest, cookies_session: Any) -> Project:
-    project = bake_with(cookies_session, request.param)
+    project = bake_with(cookies_session, COMBINATIONS[request.param])
     project.install()
     return project
 

@@ -147,6 +147,8 @@ def _ancestry(project: Project, target: str) -> set[str]:
 
 
 SHIPPED = ["sqlite-default", "postgresql", "mysql"]
+# Each of them is a unit of work of its own for the xdist workers.
+WORKER_SPLIT = "name"
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -151,6 +151,10 @@ class Typed:
         return version, rows
 
 
+# Each database is a unit of work of its own for the xdist workers.
+WORKER_SPLIT = "typed"
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql", "mysql"])
 def typed(request: pytest.FixtureRequest, cookies_session: Any) -> Iterator[Typed]:
     """A project per database, at the revision before the type change, with four rows."""
