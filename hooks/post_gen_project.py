@@ -15,6 +15,10 @@ OPTIONAL_FILES = {
         PACKAGE / "models" / "user_roles.py",
         Path("tests") / "test_example_models.py",
         Path("tests") / "migrations" / "test_data_migrations.py",
+        # FastAPI's routes over the example models (files of web_framework=fastapi too).
+        PACKAGE / "routes.py",
+        PACKAGE / "routes_async.py",
+        PACKAGE / "schemas.py",
         # The shipped history creates and evolves the example tables.
         *Path("migrations", "versions").glob("*.py"),
     ],
@@ -39,11 +43,36 @@ FRAMEWORK_FILES = {
         PACKAGE / "extensions.py",
         Path("tests") / "test_app.py",
     ],
+    "fastapi": [
+        PACKAGE / "app_fastapi.py",
+        PACKAGE / "dependencies.py",
+        PACKAGE / "dependencies_async.py",
+        PACKAGE / "health.py",
+        PACKAGE / "routes.py",
+        PACKAGE / "routes_async.py",
+        PACKAGE / "schemas.py",
+        Path("tests") / "app_sessions.py",
+        Path("tests") / "app_sessions_async.py",
+        Path("tests") / "test_app_fastapi.py",
+    ],
+}
+
+# Files of a framework named apart because another framework has a file of that name: the
+# chosen framework's take the name (Flask's app.py is app.py in the template).
+FRAMEWORK_VARIANTS = {
+    "fastapi": {
+        PACKAGE / "app_fastapi.py": PACKAGE / "app.py",
+        Path("tests") / "test_app_fastapi.py": Path("tests") / "test_app.py",
+    },
 }
 
 # Modules written twice, synchronous and async: the async one replaces the other when chosen.
+# Those of an option left off are gone by then, both of them.
 ASYNC_VARIANTS = {
     PACKAGE / "db_async.py": PACKAGE / "db.py",
+    PACKAGE / "dependencies_async.py": PACKAGE / "dependencies.py",
+    PACKAGE / "routes_async.py": PACKAGE / "routes.py",
+    Path("tests") / "app_sessions_async.py": Path("tests") / "app_sessions.py",
     Path("tests") / "test_db_async.py": Path("tests") / "test_db.py",
 }
 
@@ -84,27 +113,37 @@ SERVERS = {
 }
 
 
+def unwanted() -> list[Path]:
+    """The files of the options, database and frameworks not chosen, each once: a file of
+    two options (FastAPI's routes, of the example models too) goes if either is off."""
+    paths: list[Path] = []
+    for option, files in OPTIONAL_FILES.items():
+        if not ANSWERS[option]:
+            paths += files
+    for database, files in DATABASE_FILES.items():
+        if ANSWERS["database"] != database:
+            paths += files
+    for framework, files in FRAMEWORK_FILES.items():
+        if ANSWERS["web_framework"] != framework:
+            paths += files
+    return list(dict.fromkeys(paths))
+
+
 def main() -> None:
+    for path in unwanted():
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    for variant, module in FRAMEWORK_VARIANTS.get(ANSWERS["web_framework"], {}).items():
+        variant.replace(module)
     for variant, module in ASYNC_VARIANTS.items():
+        if not variant.exists():  # gone with its option or framework, like its module
+            continue
         if ANSWERS["async_driver"]:
             variant.replace(module)
         else:
             variant.unlink()
-    for option, paths in OPTIONAL_FILES.items():
-        if not ANSWERS[option]:
-            for path in paths:
-                if path.is_dir():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
-    for database, paths in DATABASE_FILES.items():
-        if ANSWERS["database"] != database:
-            for path in paths:
-                path.unlink()
-    for framework, paths in FRAMEWORK_FILES.items():
-        if ANSWERS["web_framework"] != framework:
-            for path in paths:
-                path.unlink()
     server = ""
     if ANSWERS["database"] in SERVERS:
         address, maintenance, create = SERVERS[ANSWERS["database"]]

@@ -13,19 +13,24 @@ SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 PACKAGE = re.compile(r"[a-z_][a-z0-9_]*")
 
 # Every distribution a baked project installs, whatever the options, with its dev group and
-# build backend (`uv pip compile` of each combination, plus the Flask stack): a project named
-# like one of them would have to depend on itself.
+# build backend (`uv pip compile` of each combination, plus the Flask and FastAPI stacks): a
+# project named like one of them would have to depend on itself.
 INSTALLED = {
-    "aiomysql", "aiosqlite", "alembic", "annotated-types", "ast-serialize", "blinker", "click",
-    "exceptiongroup", "flask", "flask-migrate", "flask-sqlalchemy", "greenlet", "hatchling",
-    "iniconfig", "itsdangerous", "jinja2", "librt", "mako", "markupsafe", "mypy",
-    "mypy-extensions", "packaging", "pathspec", "pluggy", "psycopg", "psycopg-binary",
-    "pydantic", "pydantic-core", "pydantic-settings", "pygments", "pymysql", "pytest",
-    "python-dotenv", "ruff", "sqlalchemy", "tomli", "tomlkit", "trove-classifiers",
-    "typing-extensions", "typing-inspection", "werkzeug",
+    "aiomysql", "aiosqlite", "alembic", "annotated-doc", "annotated-types", "anyio",
+    "ast-serialize", "blinker", "certifi", "click", "exceptiongroup", "fastapi", "fastapi-cli",
+    "flask", "flask-migrate", "flask-sqlalchemy", "greenlet", "h11", "hatchling", "httpcore",
+    "httptools", "httpx", "idna", "iniconfig", "itsdangerous", "jinja2", "librt", "mako",
+    "markdown-it-py", "markupsafe", "mdurl", "mypy", "mypy-extensions", "opentelemetry-api",
+    "packaging", "pathspec", "pluggy", "psycopg", "psycopg-binary", "pydantic", "pydantic-core",
+    "pydantic-settings", "pygments", "pymysql", "pytest", "python-dotenv", "pyyaml", "rich",
+    "rich-toolkit", "ruff", "shellingham", "sqlalchemy", "starlette", "tomli", "tomlkit",
+    "trove-classifiers", "typer", "typing-extensions", "typing-inspection", "uvicorn", "uvloop",
+    "watchfiles", "websockets", "werkzeug",
 }  # fmt: skip
 # Their import names: a package named like one of them would shadow it.
-IMPORTED = {name.replace("-", "_") for name in INSTALLED} | {"_pytest", "dotenv", "py"}
+IMPORTED = {name.replace("-", "_") for name in INSTALLED} | {
+    "_pytest", "dotenv", "markdown_it", "opentelemetry", "py", "yaml",
+}  # fmt: skip
 # sys.stdlib_module_names leaves out the standard library's own `test` package.
 STDLIB = sys.stdlib_module_names | {"test"}
 # Names the baked project already gives to its top-level directories and its own modules.

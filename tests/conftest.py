@@ -32,6 +32,14 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
         "web_framework": "flask",
         "example_models": False,
     },
+    "sqlite-fastapi-async": {"web_framework": "fastapi", "async_driver": True},
+    "sqlite-fastapi-without-examples": {"web_framework": "fastapi", "example_models": False},
+    "postgresql-fastapi-async": {
+        "database": "postgresql",
+        "web_framework": "fastapi",
+        "async_driver": True,
+    },
+    "mysql-fastapi": {"database": "mysql", "web_framework": "fastapi"},
 }
 
 # Servers the baked projects' tests create their databases on. Driverless URLs on purpose:

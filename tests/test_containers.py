@@ -6,6 +6,7 @@ servers stand in for the `db` service, as a managed database would, with a throw
 and user; everything else is the bake's own compose.yaml.
 """
 
+import json
 import os
 import re
 import sqlite3
@@ -33,16 +34,19 @@ SHIPPED = ["6d1f0c2a9b3e", BEFORE_HEAD, HEAD]
 # Raw, as DATABASE_PASSWORD takes it: compose must hand it over untouched.
 PASSWORD = "p@ss:w/rd%?#é 'quoted' 50%"
 
-# One bake per database; the PostgreSQL one serves a web app, the others the placeholder.
+# One bake per database: the SQLite one runs the placeholder, the others serve a web app, Flask
+# with `flask run` and FastAPI (async) with uvicorn.
 VARIANTS = {
     "sqlite": {"database": "sqlite"},
     "postgresql-flask": {"database": "postgresql", "web_framework": "flask"},
-    "mysql": {"database": "mysql"},
+    "mysql-fastapi-async": {"database": "mysql", "web_framework": "fastapi", "async_driver": True},
 }
 # The README's development-image block has one form for SQLite and one for servers.
 DEV_VARIANTS = ["sqlite", "postgresql-flask"]
 # Each bake is a unit of work of its own for the xdist workers.
 WORKER_SPLIT = "deployment"
+# Where each web framework's server takes its port from: the tests give it a free one.
+PORT_VARIABLES = ("FLASK_RUN_PORT", "UVICORN_PORT")
 
 
 @dataclass
@@ -105,7 +109,7 @@ def deployment(
     port = free_port()
     url = server_for(answers["database"])
     with server(url) if url else nullcontext() as admin:
-        environment = {"FLASK_RUN_PORT": str(port)}
+        environment = dict.fromkeys(PORT_VARIABLES, str(port))
         compose_database: dict[str, str] = {}
         database = None
         if admin is not None:
@@ -127,7 +131,7 @@ def deployment(
         override = work / "compose.override.yaml"
         override.write_text(compose_override(engine.python_image, compose_database, port))
         # Host networking: a web app in `docker run` takes any free port rather than 8000.
-        shim = engine.docker(work, override, ["--env", "FLASK_RUN_PORT=0"])
+        shim = engine.docker(work, override, [f"--env={name}=0" for name in PORT_VARIABLES])
         environment["PATH"] = f"{shim}{os.pathsep}{os.environ['PATH']}"
         yield Deployment(project, engine, environment, admin, database, port)
         engine.run(
@@ -143,7 +147,7 @@ def deployment(
 def compose_override(python_image: str, database: dict[str, str], port: int) -> str:
     """Host networking, the stand-in base image, and the machine's server standing in for db."""
     environment = "".join(f"      {key}: '{value}'\n" for key, value in database.items())
-    environment += f"      FLASK_RUN_PORT: '{port}'\n"
+    environment += "".join(f"      {name}: '{port}'\n" for name in PORT_VARIABLES)
     text = f"""\
 services:
   migrate:
@@ -251,6 +255,13 @@ def test_compose_migrates_once_before_the_app_starts_and_again_changes_nothing(
     assert f"{head} (head)" in deployment.shell(current)
     if deployment.project.context["web_framework"] == "flask":
         assert answers_http(deployment.port)
+    elif deployment.project.context["web_framework"] == "fastapi":
+        # uvicorn, the image's command, serves the app on the database compose migrated.
+        assert answers_http(deployment.port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{deployment.port}/health") as health:
+            assert json.load(health) == {
+                "status": "ok", "reason": None, "current": [head], "pending": [],
+            }  # fmt: skip
     else:
         assert running(engine, app)
 

@@ -101,6 +101,11 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
             "installs; use for example 'my_pytest'\n",
         ),
         (
+            "package_name=yaml",
+            "ERROR: package_name (yaml): would shadow yaml, which the project "
+            "installs; use for example 'my_yaml'\n",
+        ),
+        (
             "package_name=models",
             "ERROR: package_name (models): clashes with the package's own models subpackage; "
             "use for example 'my_models'\n",
@@ -240,6 +245,14 @@ def test_flask_with_an_async_driver_is_refused_with_the_fix(tmp_path: Path) -> N
         "web_framework=flask needs the synchronous driver; bake with async_driver=false"
     ) in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("async_driver", ["true", "false"])
+def test_fastapi_is_baked_with_either_driver(tmp_path: Path, async_driver: str) -> None:
+    result = bake_with_cli(tmp_path, "web_framework=fastapi", f"async_driver={async_driver}")
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "my-project" / "src" / "my_project" / "app.py").is_file()
 
 
 def commands(lines: str) -> list[str]:

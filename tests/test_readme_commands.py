@@ -38,8 +38,8 @@ from tests.servers import Server, server
 # every `code span` outside fenced blocks whose first word, after any NAME=value assignments,
 # is one of these programs.
 PROGRAMS = {
-    "alembic", "cookiecutter", "cp", "cruft", "docker", "export", "flask", "git", "mypy", "mysql",
-    "pip", "pipx", "psql", "pytest", "python", "python3", "ruff", "uv", "uvx",
+    "alembic", "cookiecutter", "cp", "cruft", "docker", "export", "fastapi", "flask", "git", "mypy",
+    "mysql", "pip", "pipx", "psql", "pytest", "python", "python3", "ruff", "uv", "uvicorn", "uvx",
 }  # fmt: skip
 
 # Spans that only name a program or a group of its subcommands ("the `flask` command",
@@ -181,6 +181,15 @@ COVERED = {
     "flask --app my_project.app db current": (
         "tests/test_flask.py::test_flask_db_and_alembic_walk_the_same_history_on_the_same_database",
         '"flask", "--app", "my_project.app", "db", "current"',
+    ),
+    # FastAPI (the fastapi variants): the section's blocks, served for real.
+    "uvicorn my_project.app:app": (
+        "tests/test_fastapi.py::test_uvicorn_serves_the_app_whose_health_follows_the_migrations_it_never_runs",
+        "[[upgrade, serve], _] = fastapi_section(project)",
+    ),
+    "fastapi run": (
+        "tests/test_fastapi.py::test_fastapi_run_serves_the_app_that_pyproject_names",
+        "[_, [run]] = fastapi_section(project)",
     ),
     # Containers: each block of the section, run line by line with podman answering `docker`.
     "docker build -t my-project .": (

@@ -1,0 +1,55 @@
+"""What the routes get from the app's database: a session per request, committed or rolled back.
+
+Synchronous sessions: FastAPI runs the routes that use them (plain ``def``) in worker threads.
+"""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from {{ cookiecutter.package_name }}.health import Health, database_health, unreachable
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session of the app's factory for one request.
+
+    Committed when the route returns, before the response is sent (so a failing commit is an
+    error response, not a success that did not happen); rolled back when the route raises,
+    an HTTPException included.
+    """
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    with sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
+# scope="function": the commit above runs when the route returns, not after the response.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+async def check_health(app: FastAPI) -> Health:
+    """Whether the app's database answers and is at head, asked from a worker thread."""
+    return await run_in_threadpool(_check_health, app)
+
+
+def _check_health(app: FastAPI) -> Health:
+    engine: Engine = app.state.engine
+    try:
+        with engine.connect() as connection:
+            return database_health(connection, app.state.script)
+    except DBAPIError as error:
+        return unreachable(error, engine.url)
+
+
+async def dispose(engine: Engine) -> None:
+    """Close the engine's pooled connections, from a worker thread."""
+    await run_in_threadpool(engine.dispose)
