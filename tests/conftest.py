@@ -39,7 +39,9 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
         "web_framework": "fastapi",
         "async_driver": True,
     },
+    "postgresql-fastapi": {"database": "postgresql", "web_framework": "fastapi"},
     "mysql-fastapi": {"database": "mysql", "web_framework": "fastapi"},
+    "mysql-fastapi-async": {"database": "mysql", "web_framework": "fastapi", "async_driver": True},
 }
 
 # Servers the baked projects' tests create their databases on. Driverless URLs on purpose:

@@ -43,8 +43,6 @@ VARIANTS = {
 }
 # The README's development-image block has one form for SQLite and one for servers.
 DEV_VARIANTS = ["sqlite", "postgresql-flask"]
-# Each bake is a unit of work of its own for the xdist workers.
-WORKER_SPLIT = "deployment"
 # Where each web framework's server takes its port from: the tests give it a free one.
 PORT_VARIABLES = ("FLASK_RUN_PORT", "UVICORN_PORT")
 
