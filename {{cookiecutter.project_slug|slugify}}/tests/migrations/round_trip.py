@@ -1,6 +1,5 @@
 """Walks the history up, down and up again, comparing schema snapshots after every step."""
 
-import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -292,40 +291,29 @@ def run_rendered(
     """Take ``target``'s database through these revisions' upgrades (or downgrades) as
     ``--sql`` renders them; apply online only those that cannot be rendered.
 
-    ``source`` renders with no database; a revision that fails to render is named and applied
-    online, and rendering goes on from the next one, so the rest is still checked offline.
+    ``source`` renders them all in one run of env.py with no database; a revision that fails
+    to render is named, and applied online between the SQL of the others, so the rest is
+    still checked offline.
     """
-    pending = list(revisions)
-    by_path = {Path(revision.path).resolve(): revision for revision in pending}
-    while pending:
-        cut = next(
-            (at for at, revision in enumerate(pending) if revision.revision in offline.online),
-            len(pending),
-        )
-        if cut == 0:
-            _unwarned(partial(target.apply if upgrade else target.revert, pending.pop(0)))
+    if not revisions:
+        return
+    heads = target.current()
+    if target.connection.in_transaction():
+        target.connection.commit()
+    rendered = source.render_sql(revisions, upgrade, heads, skip=offline.online)
+    pending: list[str] = []  # SQL rendered and not run yet
+    for revision, sql in zip(revisions, rendered, strict=True):
+        if isinstance(sql, Exception):
+            offline.cannot_render(revision, sql)
+        elif revision.revision not in offline.online:
+            pending.append(sql)
             continue
-        heads = target.current()
-        if target.connection.in_transaction():
-            target.connection.commit()
-        try:
-            sql = source.render_sql(pending[:cut], upgrade, heads)
-        except Exception as error:
-            culprit = _revision_at_fault(error, by_path)
-            if culprit is None:
-                raise
-            offline.cannot_render(culprit, error)
-            continue
-        execute_script(target.connection, sql)
-        del pending[:cut]
-
-
-def _revision_at_fault(error: Exception, by_path: dict[Path, Script]) -> Script | None:
-    """The revision whose code raised ``error``, found in its traceback."""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if (revision := by_path.get(Path(frame.filename).resolve())) is not None:
-            return revision
-    return None
+        if pending:
+            execute_script(target.connection, "".join(pending))
+            pending.clear()
+        _unwarned(partial(target.apply if upgrade else target.revert, revision))
+    if pending:
+        execute_script(target.connection, "".join(pending))
 
 
 SQLITE_REBUILD = "it rebuilds a SQLite table (batch mode), which Alembic renders only online"
