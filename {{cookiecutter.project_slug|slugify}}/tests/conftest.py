@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, make_url, pool
 
 from {{ cookiecutter.package_name }}.settings import DRIVER, with_project_driver
@@ -135,7 +136,15 @@ def alembic_config(connection: Connection) -> Config:
     return alembic_config_for(connection)
 
 
+@pytest.fixture(scope="session")
+def scripts() -> ScriptDirectory:
+    """The project's revisions, read once for the whole run: each read loads every file."""
+    return ScriptDirectory.from_config(Config(PROJECT_ROOT / "alembic.ini"))
+
+
 @pytest.fixture
-def runner(alembic_config: Config, connection: Connection) -> MigrationRunner:
+def runner(
+    alembic_config: Config, connection: Connection, scripts: ScriptDirectory
+) -> MigrationRunner:
     """Steps through the migrations on this test's database."""
-    return MigrationRunner(alembic_config, connection)
+    return MigrationRunner(alembic_config, connection, scripts)

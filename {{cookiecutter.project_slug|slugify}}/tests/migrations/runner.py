@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationStep
@@ -26,13 +27,16 @@ class MigrationRunner:
     """Runs the project's own env.py for each step, as ``alembic upgrade``/``downgrade`` do.
 
     ``alembic.command`` builds a new ScriptDirectory, and so re-reads every revision file, on
-    each call; keeping one here keeps a walk over N revisions linear in N.
+    each call; keeping one here keeps a walk over N revisions linear in N. Runners given the
+    same ``script`` share it, and read the files only once between them.
     """
 
-    def __init__(self, config: Config, connection: Connection) -> None:
+    def __init__(
+        self, config: Config, connection: Connection, script: ScriptDirectory | None = None
+    ) -> None:
         self.config = config
         self.connection = connection
-        self.script = ScriptDirectory.from_config(config)
+        self.script = script or ScriptDirectory.from_config(config)
         config.attributes["connection"] = connection
 
     def revisions(self) -> list[Script]:
@@ -66,6 +70,24 @@ class MigrationRunner:
     def revert(self, *revisions: Script) -> None:
         """Run just these revisions' downgrades, in order, leaving every other one applied."""
         self._run("downgrade", _names(revisions), lambda _, __: self._steps(revisions, False))
+
+    def model_differences(self) -> list[Any]:
+        """What ``alembic check`` finds between the models and the database, compared with
+        env.py's own options: run through this runner, which has read the revisions already.
+        """
+        found: list[Any] = []
+
+        def compare(_: Any, context: MigrationContext) -> list[MigrationStep]:
+            found.extend(compare_metadata(context, context.opts["target_metadata"]))
+            return []
+
+        if self.connection.in_transaction():
+            self.connection.commit()
+        with EnvironmentContext(self.config, self.script, fn=compare):
+            self.script.run_env()
+        if self.connection.in_transaction():
+            self.connection.commit()
+        return found
 
     def render_sql(
         self,

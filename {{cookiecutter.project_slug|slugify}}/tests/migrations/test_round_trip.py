@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import URL, create_engine, pool
 
 from tests.conftest import NewDatabase, alembic_config_for
@@ -47,11 +47,11 @@ class Walked:
 
 
 @pytest.fixture(scope="module")
-def walked(new_database: NewDatabase) -> Iterator[Walked]:
+def walked(new_database: NewDatabase, scripts: ScriptDirectory) -> Iterator[Walked]:
     """A database the walk has run on, left at head (or where the walk stopped)."""
     engine = create_engine(new_database(), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        runner = MigrationRunner(alembic_config_for(connection), connection)
+        runner = MigrationRunner(alembic_config_for(connection), connection, scripts)
         yield Walked(runner, walk(runner, SchemaReader(connection)))
     engine.dispose()
 
@@ -84,7 +84,7 @@ def rendered(walked: Walked, new_database: NewDatabase) -> Iterator[Rendered]:
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection, pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", unreachable(url).render_as_string(False))
-        target = MigrationRunner(alembic_config_for(connection), connection)
+        target = MigrationRunner(alembic_config_for(connection), connection, walked.runner.script)
         reader = SchemaReader(connection)
         run_rendered(walked.runner, target, revisions, True, offline)
         after_upgrade, after_downgrade = reader.read(), None
@@ -119,7 +119,8 @@ def test_models_match_migrations_at_head(walked: Walked) -> None:
     """Same verdict as `alembic check`, with env.py's own compare options."""
     require_head(walked)
 
-    command.check(walked.runner.config)
+    if differences := walked.runner.model_differences():
+        pytest.fail(f"New upgrade operations detected: {differences}", pytrace=False)
 
 
 def test_sql_rendered_with_no_database_reachable_builds_the_same_schema_as_online(
