@@ -1,7 +1,7 @@
 """Walks the history up, down and up again, comparing schema snapshots after every step."""
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -216,7 +216,7 @@ def unreachable(url: URL) -> URL:
 
 
 def execute_script(connection: Connection, sql: str) -> None:
-    """Run SQL as printed by ``alembic ... --sql``, statement by statement, as a client would.
+    """Run SQL as printed by ``alembic ... --sql``, as a client would.
 
     The raw DBAPI cursor gets no parameters, so a ``%`` in the SQL stays a ``%``.
     """
@@ -224,19 +224,47 @@ def execute_script(connection: Connection, sql: str) -> None:
     cursor = driver.cursor()
     if connection.dialect.name == "sqlite":
         cursor.executescript(f"BEGIN;\n{sql}\nCOMMIT;")
+    elif connection.dialect.name == "postgresql":
+        # As psql runs it: the script's own BEGIN and COMMIT make its transactions, and what
+        # autocommit_block() rendered between them runs outside any. A transaction goes in one
+        # round trip (psycopg sends a query without parameters as it is, statements and all).
+        driver.autocommit = True
+        for batch in _transactions(_statements(sql)):
+            cursor.execute(batch)
+        driver.autocommit = False
     else:
-        # On PostgreSQL as psql runs it: the script's own BEGIN and COMMIT make its
-        # transactions, and what autocommit_block() rendered between them runs outside any.
-        postgresql = connection.dialect.name == "postgresql"
-        if postgresql:
-            driver.autocommit = True
-        for statement in sql.split(";\n"):
-            if any(line.strip() and not line.startswith("--") for line in statement.splitlines()):
-                cursor.execute(statement)
-        if postgresql:
-            driver.autocommit = False
+        for statement in _statements(sql):
+            cursor.execute(statement)
     cursor.close()
     connection.connection.commit()
+
+
+def _statements(sql: str) -> list[str]:
+    """The statements of SQL as ``--sql`` prints it, each ending in a semicolon and newline."""
+    return [statement for statement in sql.split(";\n") if _first_word(statement)]
+
+
+def _transactions(statements: list[str]) -> Iterator[str]:
+    """The statements from each BEGIN to its COMMIT, joined; each of the others alone, as
+    PostgreSQL runs some (CREATE INDEX CONCURRENTLY) only outside a multi-statement query."""
+    inside: list[str] = []
+    for statement in statements:
+        word = _first_word(statement)
+        if not inside and word != "BEGIN":
+            yield statement
+            continue
+        inside.append(statement)
+        if word == "COMMIT":
+            yield ";\n".join(inside)
+            inside = []
+    if inside:
+        yield ";\n".join(inside)
+
+
+def _first_word(statement: str) -> str:
+    """The statement's first word in capitals, past its comments; empty if it has none."""
+    code = " ".join(line for line in statement.splitlines() if not line.startswith("--"))
+    return code.split(maxsplit=1)[0].upper() if code.strip() else ""
 
 
 class OnlineOnlyRevisionWarning(UserWarning):
