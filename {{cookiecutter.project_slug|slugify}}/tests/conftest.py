@@ -8,6 +8,7 @@ Migrations run through synchronous connections here (an async driver is swapped 
 synchronous twin); tests/migrations/test_async_env.py covers the async path, where baked.
 """
 
+import gc
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,12 @@ NewDatabase = Callable[[], URL]
 
 SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "mysql+aiomysql": "mysql+pymysql"}
 BACKEND = DRIVER.split("+")[0]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Leave what the imports made (SQLAlchemy, Alembic, the project) out of the garbage
+    collector's full passes: it lives as long as the run, and each pass would walk it again."""
+    gc.freeze()
 
 
 def synchronous(url: URL) -> URL:

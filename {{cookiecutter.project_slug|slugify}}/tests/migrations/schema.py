@@ -27,21 +27,27 @@ class Schema:
 
     def differences(self, expected: "Schema") -> list[str]:
         """How this schema differs from ``expected``: 'leaves index ix_a on a', ..."""
+        if self.tables == expected.tables:  # mostly the very same snapshots, table by table
+            return self._other_differences(expected)
         found = []
         for name in sorted(self.tables.keys() - expected.tables.keys()):
             found.append(f"leaves table {name}")
         for name in sorted(expected.tables.keys() - self.tables.keys()):
             found.append(f"lacks table {name}")
         for name in sorted(self.tables.keys() & expected.tables.keys()):
-            if self.tables[name] != expected.tables[name]:  # mostly the very same snapshot
+            if self.tables[name] != expected.tables[name]:
                 found += _item_differences(self.tables[name], expected.tables[name], f" on {name}")
-        found += _item_differences({"enum type": self.types}, {"enum type": expected.types}, "")
-        found += _item_differences(
+        return found + self._other_differences(expected)
+
+    def _other_differences(self, expected: "Schema") -> list[str]:
+        """How the enum types and sequences differ from ``expected``'s."""
+        return _item_differences(
+            {"enum type": self.types}, {"enum type": expected.types}, ""
+        ) + _item_differences(
             {"sequence": dict.fromkeys(self.sequences, "")},
             {"sequence": dict.fromkeys(expected.sequences, "")},
             "",
         )
-        return found
 
 
 def _item_differences(actual: TableSchema, expected: TableSchema, where: str) -> list[str]:
@@ -67,9 +73,12 @@ class SchemaReader:
     up again reflects each table version once.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, like: "SchemaReader | None" = None) -> None:
+        """A reader of ``connection``'s database; given ``like``, a reader of another database
+        on the same backend, it shares the tables that one has reflected: a table's
+        fingerprint says the same on any database."""
         self.connection = connection
-        self._seen: dict[tuple[str, str], TableSchema] = {}
+        self._seen: dict[tuple[str, str], TableSchema] = like._seen if like else {}
         # PostgreSQL: each table's change token -> its definition, as of the last read; and the
         # enum types and sequences, read through the inspector only when their token changes.
         self._definitions: dict[str, str] = {}
@@ -215,11 +224,11 @@ POSTGRESQL_FINGERPRINTS = """
 """
 
 FINGERPRINTS = {
+    # Unsorted within a table, which halves the query's cost: the same statements in another
+    # order are only reflected once more, and equal fingerprints still mean equal tables.
     "sqlite": """
-        SELECT tbl_name, group_concat(coalesce(sql, name), ';')
-        FROM (SELECT tbl_name, name, sql FROM sqlite_master
-              WHERE type IN ('table', 'index') AND tbl_name NOT LIKE 'sqlite_%'
-              ORDER BY tbl_name, type DESC, name)
+        SELECT tbl_name, group_concat(coalesce(sql, name), ';') FROM sqlite_master
+        WHERE type IN ('table', 'index') AND tbl_name NOT LIKE 'sqlite_%'
         GROUP BY tbl_name
     """,
     # information_schema, which MySQL and MariaDB share (group_concat_max_len is raised first).

@@ -43,6 +43,7 @@ from tests.migrations.schema import Schema, SchemaReader
 @dataclass(repr=False)  # failures show the verdict's own lines, not the walk's records
 class Walked:
     runner: MigrationRunner
+    reader: SchemaReader
     round_trip: RoundTrip
 
 
@@ -52,7 +53,8 @@ def walked(new_database: NewDatabase, scripts: ScriptDirectory) -> Iterator[Walk
     engine = create_engine(new_database(), poolclass=pool.NullPool)
     with engine.connect() as connection:
         runner = MigrationRunner(alembic_config_for(connection), connection, scripts)
-        yield Walked(runner, walk(runner, SchemaReader(connection)))
+        reader = SchemaReader(connection)
+        yield Walked(runner, reader, walk(runner, reader))
     engine.dispose()
 
 
@@ -89,7 +91,7 @@ def rendered(walked: Walked, new_database: NewDatabase) -> Iterator[Rendered]:
             connection.exec_driver_sql("SET synchronous_commit = off")
             connection.commit()
         target = MigrationRunner(alembic_config_for(connection), connection, walked.runner.script)
-        reader = SchemaReader(connection)
+        reader = SchemaReader(connection, like=walked.reader)
         run_rendered(walked.runner, target, revisions, True, offline)
         after_upgrade, after_downgrade = reader.read(), None
         if not walked.round_trip.problems:
