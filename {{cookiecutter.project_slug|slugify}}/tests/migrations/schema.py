@@ -92,12 +92,10 @@ class SchemaReader:
                 fingerprints, tokens = self._postgresql_fingerprints()
             else:
                 fingerprints, tokens = self._fingerprints(inspector), {}
-            tables = {}
-            for name, fingerprint in fingerprints.items():
-                key = (name, fingerprint)
-                if not fingerprint or key not in self._seen:
-                    self._seen[key] = reflect_table(inspector, name)
-                tables[name] = self._seen[key]
+            tables = {
+                name: self._table(inspector, name, fingerprint)
+                for name, fingerprint in fingerprints.items()
+            }
             if not isinstance(inspector, PGInspector):
                 return Schema(tables)
             return Schema(
@@ -107,6 +105,23 @@ class SchemaReader:
                     tokens, "sequences", lambda: frozenset(inspector.get_sequence_names())
                 ),
             )
+
+    def _table(self, inspector: Inspector, name: str, fingerprint: str) -> TableSchema:
+        """The table's snapshot: the one taken before under the same fingerprint, else a new
+        reflection. On SQLite, where the fingerprint is the CREATE statements themselves,
+        statements laid out otherwise count as the same: ``--sql`` indents them with spaces
+        where online DDL has tabs, and the offline checks' tables are the walk's."""
+        key = (name, fingerprint)
+        if fingerprint and key in self._seen:
+            return self._seen[key]
+        if not fingerprint or self.connection.dialect.name != "sqlite":
+            self._seen[key] = reflect_table(inspector, name)
+            return self._seen[key]
+        layout_free = (name, _without_layout(fingerprint))
+        if layout_free not in self._seen:
+            self._seen[layout_free] = reflect_table(inspector, name)
+        self._seen[key] = self._seen[layout_free]
+        return self._seen[key]
 
     def _fingerprints(self, inspector: Inspector) -> dict[str, str]:
         """Each table's fingerprint; an empty one means 'always reflect'."""
@@ -144,6 +159,18 @@ class SchemaReader:
             self._others[kind] = (token, reflect())
         value: T = self._others[kind][1]
         return value
+
+
+# SQL's layout: whitespace and comments, outside quoted literals and names (kept as they are).
+# A line comment ends at a semicolon too: the statements of a fingerprint are joined by one.
+LAYOUT = re.compile(
+    r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\])|--[^\n;]*|/\*.*?\*/|\s+""", re.S
+)
+
+
+def _without_layout(sql: str) -> str:
+    """``sql`` with each run of whitespace or comment outside quotes made one space."""
+    return LAYOUT.sub(lambda found: found.group(1) or " ", sql).strip()
 
 
 def _enums(inspector: PGInspector) -> dict[str, str]:
