@@ -8,6 +8,7 @@ Migrations run through synchronous connections here (an async driver is swapped 
 synchronous twin); tests/migrations/test_async_env.py covers the async path, where baked.
 """
 
+import gc
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, make_url, pool
 
 from {{ cookiecutter.package_name }}.settings import DRIVER, with_project_driver
@@ -28,6 +30,12 @@ NewDatabase = Callable[[], URL]
 
 SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "mysql+aiomysql": "mysql+pymysql"}
 BACKEND = DRIVER.split("+")[0]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Leave what the imports made (SQLAlchemy, Alembic, the project) out of the garbage
+    collector's full passes: it lives as long as the run, and each pass would walk it again."""
+    gc.freeze()
 
 
 def synchronous(url: URL) -> URL:
@@ -135,7 +143,15 @@ def alembic_config(connection: Connection) -> Config:
     return alembic_config_for(connection)
 
 
+@pytest.fixture(scope="session")
+def scripts() -> ScriptDirectory:
+    """The project's revisions, read once for the whole run: each read loads every file."""
+    return ScriptDirectory.from_config(Config(PROJECT_ROOT / "alembic.ini"))
+
+
 @pytest.fixture
-def runner(alembic_config: Config, connection: Connection) -> MigrationRunner:
+def runner(
+    alembic_config: Config, connection: Connection, scripts: ScriptDirectory
+) -> MigrationRunner:
     """Steps through the migrations on this test's database."""
-    return MigrationRunner(alembic_config, connection)
+    return MigrationRunner(alembic_config, connection, scripts)

@@ -7,21 +7,19 @@ without a default, and more. A revision accepts a finding on purpose with a modu
 ``lint_accepted = {"rule-name": "why it is safe here"}``.
 """
 
-import io
 import json
 import subprocess
 import sys
 import sysconfig
 import tempfile
-import warnings
 from pathlib import Path
 from shutil import which
 from typing import Any
 
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationStep
 from alembic.script import Script, ScriptDirectory
+
+from tests.migrations.runner import render_sql
 
 # squawk's rules that are on by default but left out here, each with the reason.
 EXCLUDED = {
@@ -57,23 +55,25 @@ def squawk() -> str:
     return found
 
 
-def render_upgrade(config: Config, script: ScriptDirectory, revision: Script) -> str:
-    """What ``alembic upgrade <down revision>:<revision> --sql`` prints for one revision."""
-    buffer = io.StringIO()
-    config.output_buffer = buffer
-    step = MigrationStep.upgrade_from_script(script.revision_map, revision)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the walk runs the same revisions and reports them
-        with EnvironmentContext(
-            config,
-            script,
-            fn=lambda _heads, _context: [step],
-            as_sql=True,
-            starting_rev=revision._all_down_revisions or None,
-            destination_rev=revision.revision,
-        ):
-            script.run_env()
-    return buffer.getvalue()
+def render_upgrades(config: Config, script: ScriptDirectory) -> dict[Script, str | Exception]:
+    """Each revision's upgrade as ``alembic upgrade <down revision>:<revision> --sql`` prints
+    it, or why it cannot be rendered; oldest first, those marked ``online_only`` left out.
+
+    One run of env.py renders them all, going on past a revision that fails.
+    """
+    revisions = list(reversed(list(script.walk_revisions())))  # oldest first
+    online = {revision.revision for revision in revisions if _online_only(revision)}
+    rendered = render_sql(config, script, revisions, True, (), skip=online)
+    return {
+        revision: sql
+        for revision, sql in zip(revisions, rendered, strict=True)
+        if revision.revision not in online
+    }
+
+
+def _online_only(revision: Script) -> bool:
+    """Marked as reading the database, which ``--sql`` cannot render."""
+    return bool(getattr(revision.module, "online_only", None))
 
 
 def lint(config: Config) -> list[str]:
@@ -83,16 +83,12 @@ def lint(config: Config) -> list[str]:
     problems: list[str] = []
     revisions: dict[str, Script] = {}
     with tempfile.TemporaryDirectory() as directory:
-        for revision in reversed(list(script.walk_revisions())):  # oldest first
+        for revision, sql in render_upgrades(config, script).items():
             name = Path(revision.path).name
-            if getattr(revision.module, "online_only", None):
-                continue  # it reads the database, so --sql cannot render it
-            try:
-                sql = render_upgrade(config, script, revision)
-            except Exception as error:
+            if isinstance(sql, Exception):
                 problems.append(
                     f"{name} cannot be rendered with --sql, so squawk cannot read it: "
-                    f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+                    f"{type(sql).__name__}: {str(sql).strip().splitlines()[0]}"
                 )
                 continue
             (Path(directory) / f"{name}.sql").write_text(sql, encoding="utf-8")

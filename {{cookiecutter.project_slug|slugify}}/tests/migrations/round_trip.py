@@ -1,8 +1,7 @@
 """Walks the history up, down and up again, comparing schema snapshots after every step."""
 
-import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -217,7 +216,7 @@ def unreachable(url: URL) -> URL:
 
 
 def execute_script(connection: Connection, sql: str) -> None:
-    """Run SQL as printed by ``alembic ... --sql``, statement by statement, as a client would.
+    """Run SQL as printed by ``alembic ... --sql``, as a client would.
 
     The raw DBAPI cursor gets no parameters, so a ``%`` in the SQL stays a ``%``.
     """
@@ -225,19 +224,47 @@ def execute_script(connection: Connection, sql: str) -> None:
     cursor = driver.cursor()
     if connection.dialect.name == "sqlite":
         cursor.executescript(f"BEGIN;\n{sql}\nCOMMIT;")
+    elif connection.dialect.name == "postgresql":
+        # As psql runs it: the script's own BEGIN and COMMIT make its transactions, and what
+        # autocommit_block() rendered between them runs outside any. A transaction goes in one
+        # round trip (psycopg sends a query without parameters as it is, statements and all).
+        driver.autocommit = True
+        for batch in _transactions(_statements(sql)):
+            cursor.execute(batch)
+        driver.autocommit = False
     else:
-        # On PostgreSQL as psql runs it: the script's own BEGIN and COMMIT make its
-        # transactions, and what autocommit_block() rendered between them runs outside any.
-        postgresql = connection.dialect.name == "postgresql"
-        if postgresql:
-            driver.autocommit = True
-        for statement in sql.split(";\n"):
-            if any(line.strip() and not line.startswith("--") for line in statement.splitlines()):
-                cursor.execute(statement)
-        if postgresql:
-            driver.autocommit = False
+        for statement in _statements(sql):
+            cursor.execute(statement)
     cursor.close()
     connection.connection.commit()
+
+
+def _statements(sql: str) -> list[str]:
+    """The statements of SQL as ``--sql`` prints it, each ending in a semicolon and newline."""
+    return [statement for statement in sql.split(";\n") if _first_word(statement)]
+
+
+def _transactions(statements: list[str]) -> Iterator[str]:
+    """The statements from each BEGIN to its COMMIT, joined; each of the others alone, as
+    PostgreSQL runs some (CREATE INDEX CONCURRENTLY) only outside a multi-statement query."""
+    inside: list[str] = []
+    for statement in statements:
+        word = _first_word(statement)
+        if not inside and word != "BEGIN":
+            yield statement
+            continue
+        inside.append(statement)
+        if word == "COMMIT":
+            yield ";\n".join(inside)
+            inside = []
+    if inside:
+        yield ";\n".join(inside)
+
+
+def _first_word(statement: str) -> str:
+    """The statement's first word in capitals, past its comments; empty if it has none."""
+    code = " ".join(line for line in statement.splitlines() if not line.startswith("--"))
+    return code.split(maxsplit=1)[0].upper() if code.strip() else ""
 
 
 class OnlineOnlyRevisionWarning(UserWarning):
@@ -292,40 +319,29 @@ def run_rendered(
     """Take ``target``'s database through these revisions' upgrades (or downgrades) as
     ``--sql`` renders them; apply online only those that cannot be rendered.
 
-    ``source`` renders with no database; a revision that fails to render is named and applied
-    online, and rendering goes on from the next one, so the rest is still checked offline.
+    ``source`` renders them all in one run of env.py with no database; a revision that fails
+    to render is named, and applied online between the SQL of the others, so the rest is
+    still checked offline.
     """
-    pending = list(revisions)
-    by_path = {Path(revision.path).resolve(): revision for revision in pending}
-    while pending:
-        cut = next(
-            (at for at, revision in enumerate(pending) if revision.revision in offline.online),
-            len(pending),
-        )
-        if cut == 0:
-            _unwarned(partial(target.apply if upgrade else target.revert, pending.pop(0)))
+    if not revisions:
+        return
+    heads = target.current()
+    if target.connection.in_transaction():
+        target.connection.commit()
+    rendered = source.render_sql(revisions, upgrade, heads, skip=offline.online)
+    pending: list[str] = []  # SQL rendered and not run yet
+    for revision, sql in zip(revisions, rendered, strict=True):
+        if isinstance(sql, Exception):
+            offline.cannot_render(revision, sql)
+        elif revision.revision not in offline.online:
+            pending.append(sql)
             continue
-        heads = target.current()
-        if target.connection.in_transaction():
-            target.connection.commit()
-        try:
-            sql = source.render_sql(pending[:cut], upgrade, heads)
-        except Exception as error:
-            culprit = _revision_at_fault(error, by_path)
-            if culprit is None:
-                raise
-            offline.cannot_render(culprit, error)
-            continue
-        execute_script(target.connection, sql)
-        del pending[:cut]
-
-
-def _revision_at_fault(error: Exception, by_path: dict[Path, Script]) -> Script | None:
-    """The revision whose code raised ``error``, found in its traceback."""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if (revision := by_path.get(Path(frame.filename).resolve())) is not None:
-            return revision
-    return None
+        if pending:
+            execute_script(target.connection, "".join(pending))
+            pending.clear()
+        _unwarned(partial(target.apply if upgrade else target.revert, revision))
+    if pending:
+        execute_script(target.connection, "".join(pending))
 
 
 SQLITE_REBUILD = "it rebuilds a SQLite table (batch mode), which Alembic renders only online"

@@ -1,12 +1,13 @@
 """Steps through the migration history on one connection, loading the revisions only once."""
 
 import io
+import itertools
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationStep
@@ -26,13 +27,16 @@ class MigrationRunner:
     """Runs the project's own env.py for each step, as ``alembic upgrade``/``downgrade`` do.
 
     ``alembic.command`` builds a new ScriptDirectory, and so re-reads every revision file, on
-    each call; keeping one here keeps a walk over N revisions linear in N.
+    each call; keeping one here keeps a walk over N revisions linear in N. Runners given the
+    same ``script`` share it, and read the files only once between them.
     """
 
-    def __init__(self, config: Config, connection: Connection) -> None:
+    def __init__(
+        self, config: Config, connection: Connection, script: ScriptDirectory | None = None
+    ) -> None:
         self.config = config
         self.connection = connection
-        self.script = ScriptDirectory.from_config(config)
+        self.script = script or ScriptDirectory.from_config(config)
         config.attributes["connection"] = connection
 
     def revisions(self) -> list[Script]:
@@ -67,37 +71,43 @@ class MigrationRunner:
         """Run just these revisions' downgrades, in order, leaving every other one applied."""
         self._run("downgrade", _names(revisions), lambda _, __: self._steps(revisions, False))
 
-    def render_sql(self, revisions: list[Script], upgrade: bool, heads: tuple[str, ...]) -> str:
-        """What ``alembic upgrade/downgrade --sql`` prints for these revisions' steps, in order,
-        starting from a database at ``heads``."""
-        with self._offline() as buffer, warnings.catch_warnings():
-            # Ignored here: the walk runs the same revisions online and reports their warnings.
-            warnings.simplefilter("ignore")
-            self._run(
-                "rendering the SQL",
-                _names(revisions),
-                lambda _, __: self._steps(revisions, upgrade),
-                as_sql=True,
-                starting_rev=heads,
-                destination_rev=revisions[-1].revision,
-            )
-        return buffer.getvalue()
+    def model_differences(self) -> list[Any]:
+        """What ``alembic check`` finds between the models and the database, compared with
+        env.py's own options: run through this runner, which has read the revisions already.
+        """
+        found: list[Any] = []
+
+        def compare(_: Any, context: MigrationContext) -> list[MigrationStep]:
+            found.extend(compare_metadata(context, context.opts["target_metadata"]))
+            return []
+
+        if self.connection.in_transaction():
+            self.connection.commit()
+        with EnvironmentContext(self.config, self.script, fn=compare):
+            self.script.run_env()
+        if self.connection.in_transaction():
+            self.connection.commit()
+        return found
+
+    def render_sql(
+        self,
+        revisions: list[Script],
+        upgrade: bool,
+        heads: tuple[str, ...],
+        skip: Collection[str] = (),
+    ) -> list[str | Exception]:
+        """What ``alembic upgrade/downgrade --sql`` prints for each of these revisions' steps,
+        rendered with the connection hidden from env.py (see ``render_sql`` below)."""
+        saved = self.config.attributes.pop("connection")
+        try:
+            return render_sql(self.config, self.script, revisions, upgrade, heads, skip)
+        finally:
+            self.config.attributes["connection"] = saved
 
     def _steps(self, revisions: Iterable[Script], upgrade: bool) -> Iterator[MigrationStep]:
-        """Made as Alembic takes them: rendering that fails at the second of many costs two."""
+        """Made as Alembic takes them, each when the one before it is done."""
         step = MigrationStep.upgrade_from_script if upgrade else MigrationStep.downgrade_from_script
         return (step(self.script.revision_map, revision) for revision in revisions)
-
-    @contextmanager
-    def _offline(self) -> Iterator[io.StringIO]:
-        """Hide the connection from env.py and collect what it writes instead."""
-        buffer = io.StringIO()
-        saved = self.config.attributes.pop("connection"), self.config.output_buffer
-        self.config.output_buffer = buffer
-        try:
-            yield buffer
-        finally:
-            self.config.attributes["connection"], self.config.output_buffer = saved
 
     def _run(self, verb: str, subjects: Iterable[str], step: StepFunction, **options: Any) -> None:
         """Run env.py for ``step``; warnings are held until it is done, then passed on.
@@ -132,6 +142,78 @@ class MigrationRunner:
                 where = path.name if path.name in names else ", ".join(names)
                 warning = f"{seen.category.__name__}: {seen.message} ({path.name}:{seen.lineno})"
                 warnings.warn(RevisionWarning(f"{verb} of {where}: {warning}"), stacklevel=2)
+
+
+def render_sql(
+    config: Config,
+    script: ScriptDirectory,
+    revisions: list[Script],
+    upgrade: bool,
+    heads: tuple[str, ...],
+    skip: Collection[str] = (),
+) -> list[str | Exception]:
+    """What ``alembic upgrade/downgrade --sql`` prints for each of these revisions' steps, in
+    order, starting from a database at ``heads``; or the error a revision's step raised.
+
+    One run of env.py renders them all: a revision that fails is recorded, and rendering goes
+    on with the next as though it had been applied (the caller applies it some other way). So
+    do the revisions in ``skip``, which are not run at all: their SQL is only Alembic's update
+    of the version table.
+    """
+    buffer, starts = io.StringIO(), []  # where each revision's SQL begins in the buffer
+    failed: dict[int, Exception] = {}  # revision's position -> what its step raised
+    make = MigrationStep.upgrade_from_script if upgrade else MigrationStep.downgrade_from_script
+
+    def steps(_: Any, __: MigrationContext) -> Iterator[MigrationStep]:
+        for at, revision in enumerate(revisions):
+            # Alembic takes a step once the SQL of the one before, COMMIT included, is out.
+            starts.append(buffer.tell())
+            step = make(script.revision_map, revision)
+            if revision.revision in skip:
+                step.migration_fn = _nothing
+            else:
+                step.migration_fn = _recording_failure(step.migration_fn, at, failed)
+            yield step
+
+    saved, config.output_buffer = config.output_buffer, buffer
+    try:
+        with (
+            warnings.catch_warnings(),
+            EnvironmentContext(
+                config,
+                script,
+                fn=steps,
+                as_sql=True,
+                starting_rev=heads,
+                destination_rev=revisions[-1].revision,
+            ),
+        ):
+            # Ignored here: the walk runs the same revisions online and reports their warnings.
+            warnings.simplefilter("ignore")
+            script.run_env()
+    finally:
+        config.output_buffer = saved
+    text = buffer.getvalue()
+    pieces = [text[start:end] for start, end in itertools.pairwise([0, *starts[1:], len(text)])]
+    return [failed.get(at, piece) for at, piece in enumerate(pieces)]
+
+
+def _recording_failure(
+    migration: Callable[..., None], at: int, failed: dict[int, Exception]
+) -> Callable[..., None]:
+    """``migration`` (a revision's upgrade or downgrade), its error recorded, not raised."""
+
+    def run(**options: Any) -> None:
+        try:
+            migration(**options)
+        except Exception as error:
+            failed[at] = error
+
+    return run
+
+
+def _nothing(**_: Any) -> None:
+    """A skipped revision's upgrade or downgrade."""
 
 
 def _names(revisions: Iterable[Script]) -> Iterator[str]:

@@ -27,21 +27,27 @@ class Schema:
 
     def differences(self, expected: "Schema") -> list[str]:
         """How this schema differs from ``expected``: 'leaves index ix_a on a', ..."""
+        if self.tables == expected.tables:  # mostly the very same snapshots, table by table
+            return self._other_differences(expected)
         found = []
         for name in sorted(self.tables.keys() - expected.tables.keys()):
             found.append(f"leaves table {name}")
         for name in sorted(expected.tables.keys() - self.tables.keys()):
             found.append(f"lacks table {name}")
         for name in sorted(self.tables.keys() & expected.tables.keys()):
-            if self.tables[name] != expected.tables[name]:  # mostly the very same snapshot
+            if self.tables[name] != expected.tables[name]:
                 found += _item_differences(self.tables[name], expected.tables[name], f" on {name}")
-        found += _item_differences({"enum type": self.types}, {"enum type": expected.types}, "")
-        found += _item_differences(
+        return found + self._other_differences(expected)
+
+    def _other_differences(self, expected: "Schema") -> list[str]:
+        """How the enum types and sequences differ from ``expected``'s."""
+        return _item_differences(
+            {"enum type": self.types}, {"enum type": expected.types}, ""
+        ) + _item_differences(
             {"sequence": dict.fromkeys(self.sequences, "")},
             {"sequence": dict.fromkeys(expected.sequences, "")},
             "",
         )
-        return found
 
 
 def _item_differences(actual: TableSchema, expected: TableSchema, where: str) -> list[str]:
@@ -67,9 +73,12 @@ class SchemaReader:
     up again reflects each table version once.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, like: "SchemaReader | None" = None) -> None:
+        """A reader of ``connection``'s database; given ``like``, a reader of another database
+        on the same backend, it shares the tables that one has reflected: a table's
+        fingerprint says the same on any database."""
         self.connection = connection
-        self._seen: dict[tuple[str, str], TableSchema] = {}
+        self._seen: dict[tuple[str, str], TableSchema] = like._seen if like else {}
         # PostgreSQL: each table's change token -> its definition, as of the last read; and the
         # enum types and sequences, read through the inspector only when their token changes.
         self._definitions: dict[str, str] = {}
@@ -83,12 +92,10 @@ class SchemaReader:
                 fingerprints, tokens = self._postgresql_fingerprints()
             else:
                 fingerprints, tokens = self._fingerprints(inspector), {}
-            tables = {}
-            for name, fingerprint in fingerprints.items():
-                key = (name, fingerprint)
-                if not fingerprint or key not in self._seen:
-                    self._seen[key] = reflect_table(inspector, name)
-                tables[name] = self._seen[key]
+            tables = {
+                name: self._table(inspector, name, fingerprint)
+                for name, fingerprint in fingerprints.items()
+            }
             if not isinstance(inspector, PGInspector):
                 return Schema(tables)
             return Schema(
@@ -98,6 +105,23 @@ class SchemaReader:
                     tokens, "sequences", lambda: frozenset(inspector.get_sequence_names())
                 ),
             )
+
+    def _table(self, inspector: Inspector, name: str, fingerprint: str) -> TableSchema:
+        """The table's snapshot: the one taken before under the same fingerprint, else a new
+        reflection. On SQLite, where the fingerprint is the CREATE statements themselves,
+        statements laid out otherwise count as the same: ``--sql`` indents them with spaces
+        where online DDL has tabs, and the offline checks' tables are the walk's."""
+        key = (name, fingerprint)
+        if fingerprint and key in self._seen:
+            return self._seen[key]
+        if not fingerprint or self.connection.dialect.name != "sqlite":
+            self._seen[key] = reflect_table(inspector, name)
+            return self._seen[key]
+        layout_free = (name, _without_layout(fingerprint))
+        if layout_free not in self._seen:
+            self._seen[layout_free] = reflect_table(inspector, name)
+        self._seen[key] = self._seen[layout_free]
+        return self._seen[key]
 
     def _fingerprints(self, inspector: Inspector) -> dict[str, str]:
         """Each table's fingerprint; an empty one means 'always reflect'."""
@@ -135,6 +159,18 @@ class SchemaReader:
             self._others[kind] = (token, reflect())
         value: T = self._others[kind][1]
         return value
+
+
+# SQL's layout: whitespace and comments, outside quoted literals and names (kept as they are).
+# A line comment ends at a semicolon too: the statements of a fingerprint are joined by one.
+LAYOUT = re.compile(
+    r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\])|--[^\n;]*|/\*.*?\*/|\s+""", re.S
+)
+
+
+def _without_layout(sql: str) -> str:
+    """``sql`` with each run of whitespace or comment outside quotes made one space."""
+    return LAYOUT.sub(lambda found: found.group(1) or " ", sql).strip()
 
 
 def _enums(inspector: PGInspector) -> dict[str, str]:
@@ -215,11 +251,11 @@ POSTGRESQL_FINGERPRINTS = """
 """
 
 FINGERPRINTS = {
+    # Unsorted within a table, which halves the query's cost: the same statements in another
+    # order are only reflected once more, and equal fingerprints still mean equal tables.
     "sqlite": """
-        SELECT tbl_name, group_concat(coalesce(sql, name), ';')
-        FROM (SELECT tbl_name, name, sql FROM sqlite_master
-              WHERE type IN ('table', 'index') AND tbl_name NOT LIKE 'sqlite_%'
-              ORDER BY tbl_name, type DESC, name)
+        SELECT tbl_name, group_concat(coalesce(sql, name), ';') FROM sqlite_master
+        WHERE type IN ('table', 'index') AND tbl_name NOT LIKE 'sqlite_%'
         GROUP BY tbl_name
     """,
     # information_schema, which MySQL and MariaDB share (group_concat_max_len is raised first).
