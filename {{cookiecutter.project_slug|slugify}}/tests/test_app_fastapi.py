@@ -2,6 +2,7 @@
 check before and after migrating."""
 
 import socket
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -139,7 +140,13 @@ async def test_health_is_503_when_the_database_is_not_reachable(
             closed_port = probe.getsockname()[1]
         unreachable = database_url.set(host="127.0.0.1", port=closed_port)
 
+    before = set(threading.enumerate())
     status, body = await health_of(unreachable)
+    # aiosqlite stops its worker thread after a failed connect without waiting for it: let it
+    # end while this test's event loop is open, or it reports to a closed loop, an error.
+    for thread in set(threading.enumerate()) - before:
+        if thread.name.endswith("(_connection_worker_thread)"):
+            thread.join(timeout=10)
 
     assert status == 503
     assert body["reason"].startswith("the database is not reachable: cannot connect to ")
