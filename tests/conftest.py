@@ -53,8 +53,16 @@ SERVERS = {
     "mysql": os.environ.get("TEMPLATE_MYSQL_URL", "mysql://root@127.0.0.1:3306/mysql"),
 }
 
-# Variables a developer's shell may carry that would point a baked project elsewhere.
-FOREIGN_VARIABLES = ("DATABASE_URL", "TEST_DATABASE_URL", "VIRTUAL_ENV", "PYTHONPATH")
+# Variables a developer's shell may carry that would point a baked project elsewhere, and
+# one that would make every command in it compile SQLAlchemy, Alembic and pydantic afresh
+# (some machines set it; a developer's does not, and uv sync leaves compiling to first use).
+FOREIGN_VARIABLES = (
+    "DATABASE_URL",
+    "TEST_DATABASE_URL",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONDONTWRITEBYTECODE",
+)
 
 
 def server_for(database: str) -> str | None:
