@@ -12,18 +12,25 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from tests.conftest import BakeProject, Project
+from tests.network import silent_server
 from tests.readme import console_blocks
 from tests.servers import Server, free_port, new_database, server
 
 SHIPPED = ["6d1f0c2a9b3e", "9a4e7c1d2b8f", "c3b5d7e9f1a2"]
 # The async PostgreSQL bake: the combination the README recommends, on a live server.
 COMBINATION = "postgresql-fastapi-async"
+# The baked app's HEALTH_TIMEOUT, and what a loaded machine may add to it.
+HEALTH_TIMEOUT = 3
+SLACK = 3
+# Connections in a baked engine's pool: SQLAlchemy's default pool_size and max_overflow.
+POOL = 5 + 10
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -133,6 +140,56 @@ def test_health_is_503_while_the_database_server_does_not_answer(project: Projec
     where = dead.replace("postgresql://", "postgresql+psycopg://")
     assert status == 503
     assert body["reason"].startswith(f"the database is not reachable: cannot connect to {where}: ")
+
+
+def timed(port: int, path: str) -> tuple[int, str, float]:
+    """The status, body and duration of ``GET path`` (its wait bounded by urllib's timeout)."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=20) as response:
+            status, body = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read().decode()
+    return status, body, time.monotonic() - started
+
+
+# Async psycopg, whose connect the check cancels; sync PyMySQL, whose handshake only the
+# driver's own timeouts can end (the worker thread running it cannot be stopped).
+@pytest.mark.parametrize(
+    ("combination", "driver"),
+    [(COMBINATION, "postgresql+psycopg"), ("mysql-fastapi", "mysql+pymysql")],
+    ids=["async", "sync"],
+)
+def test_health_is_503_within_its_time_limit_while_the_server_is_silent_and_stays_served(
+    baked: Callable[[str], Project], combination: str, driver: str
+) -> None:
+    project = baked(combination)
+    port = free_port()
+    with silent_server() as silent:
+        env = {
+            "DATABASE_URL": f"{driver}://app:secret@127.0.0.1:{silent}/nowhere",
+            "UVICORN_PORT": str(port),
+        }
+        with serving(project, "uvicorn my_project.app:app", port, env):
+            # As many probes at once as the engine's pool has connections (5 + 10 overflow):
+            # attempts that never ended would keep every slot.
+            with ThreadPoolExecutor(POOL) as probes:
+                answers = list(probes.map(lambda _: timed(port, "/health"), range(POOL)))
+            # The abandoned sync attempts end just after their 503s (PyMySQL's timeout starts
+            # once the TCP connection is made). A route on the database then gets a slot at
+            # once, and its attempt fails within the limit too: a 500, not a 30 s wait.
+            time.sleep(2)
+            status, body, took = timed(port, "/users")
+
+    reason = (
+        f"the database is not reachable: no answer within {HEALTH_TIMEOUT} s "
+        f"from {driver}://app:***@127.0.0.1:{silent}/nowhere"
+    )
+    for code, text, seconds in answers:
+        assert (code, json.loads(text)["reason"]) == (503, reason)
+        assert seconds < HEALTH_TIMEOUT + SLACK
+    assert (status, body) == (500, "Internal Server Error")
+    assert took < 2 * HEALTH_TIMEOUT + SLACK
 
 
 def test_fastapi_run_serves_the_app_that_pyproject_names(project: Project, admin: Server) -> None:

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-
+{% if cookiecutter.database != "sqlite" %}
+import anyio
+{%- endif %}
 import pytest
 from alembic import command
 from fastapi import FastAPI
@@ -151,6 +153,33 @@ async def test_health_is_503_when_the_database_is_not_reachable(
     assert status == 503
     assert body["reason"].startswith("the database is not reachable: cannot connect to ")
     assert body["current"] == body["pending"] == []
+{%- if cookiecutter.database != "sqlite" %}
+
+
+async def test_health_is_503_within_its_time_limit_while_the_server_never_answers(
+    database_url: URL,
+) -> None:
+    # The kernel completes the connections to a listening port; nobody accepts or answers them.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        url = database_url.set(host="127.0.0.1", port=port, password="not-shown")
+        app = create_app(settings_for(url), health_timeout=1)
+        async with serving(app) as client:
+            with anyio.fail_after(3):  # the limit, and time to spare
+                response = await client.get("/health")
+            # The attempt ends too, cancelled or by the driver's own connect timeout (2 s at
+            # least on PostgreSQL), and leaves the pool as it was: empty.
+            engine_pool = app.state.engine.pool
+            with anyio.fail_after(10):
+                while engine_pool.checkedout():
+                    await anyio.sleep(0.1)
+            assert engine_pool.checkedin() == 0
+
+    assert response.status_code == 503
+    reason = response.json()["reason"]
+    assert reason.startswith("the database is not reachable: no answer within 1 s from ")
+    assert f":***@127.0.0.1:{port}/" in reason and "not-shown" not in reason
+{%- endif %}
 {%- if cookiecutter.example_models %}
 
 

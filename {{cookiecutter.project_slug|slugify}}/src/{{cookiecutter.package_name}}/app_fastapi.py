@@ -16,19 +16,26 @@ from {{ cookiecutter.package_name }}.settings import DatabaseSettings
 
 # GET /health's other answer, for the API's documentation (/docs).
 UNAVAILABLE: dict[str, Any] = {"model": Health, "description": "Not reachable, or not at head"}
+# How long GET /health waits for the database before answering 503, in seconds.
+HEALTH_TIMEOUT = 3.0
 
 
-def create_app(settings: DatabaseSettings | None = None) -> FastAPI:
+def create_app(
+    settings: DatabaseSettings | None = None, health_timeout: float = HEALTH_TIMEOUT
+) -> FastAPI:
     """An app on the database the settings name (``DATABASE_URL`` and co.), as Alembic's.
 
     The engine is made when the app starts, from the settings read then, and disposed of when
     it stops; migrations/ is read then too, for the health check. Nothing here migrates.
+    A database server that does not answer makes GET /health a 503 after ``health_timeout``
+    seconds, and the engine's connection attempts give up after as long.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.script = load_script_directory()
-        app.state.engine = create_db_engine(settings)
+        app.state.health_timeout = health_timeout
+        app.state.engine = create_db_engine(settings, connect_timeout=health_timeout)
         app.state.sessions = create_session_factory(app.state.engine)
         try:
             yield

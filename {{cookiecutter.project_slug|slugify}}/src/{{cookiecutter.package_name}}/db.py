@@ -5,6 +5,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from {{ cookiecutter.package_name }}.migration_guards import (
+    bounded_connect_args,
+    unbounded_once_connected,
+)
 from {{ cookiecutter.package_name }}.settings import (
     DatabaseSettings,
     driver_connect_args,
@@ -12,11 +16,22 @@ from {{ cookiecutter.package_name }}.settings import (
 )
 
 
-def create_db_engine(settings: DatabaseSettings | None = None, **engine_options: Any) -> Engine:
-    """An engine for the configured database; SQLite connections enforce foreign keys."""
+def create_db_engine(
+    settings: DatabaseSettings | None = None,
+    connect_timeout: float | None = None,
+    **engine_options: Any,
+) -> Engine:
+    """An engine for the configured database; SQLite connections enforce foreign keys.
+
+    With ``connect_timeout``, connecting to a server that does not answer fails after that many
+    seconds (PostgreSQL rounds it up to whole seconds, 2 at least) rather than hanging.
+    """
     url = (settings or load_settings()).sqlalchemy_url
-    connect_args = {**driver_connect_args(url), **engine_options.pop("connect_args", {})}
+    bounded = bounded_connect_args(url, connect_timeout) if connect_timeout else {}
+    connect_args = {**driver_connect_args(url), **bounded, **engine_options.pop("connect_args", {})}
     engine = create_engine(url, connect_args=connect_args, **engine_options)
+    if bounded:
+        unbounded_once_connected(engine)  # the bound is the handshake's, not the statements'
     enforce_sqlite_foreign_keys(engine)
     return engine
 

@@ -6,13 +6,14 @@ Synchronous sessions: FastAPI runs the routes that use them (plain ``def``) in w
 from collections.abc import Iterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from {{ cookiecutter.package_name }}.health import Health, database_health, unreachable
+from {{ cookiecutter.package_name }}.health import Health, database_health, no_answer, unreachable
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -37,8 +38,15 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def check_health(app: FastAPI) -> Health:
-    """Whether the app's database answers and is at head, asked from a worker thread."""
-    return await run_in_threadpool(_check_health, app)
+    """Whether the app's database answers and is at head, asked from a worker thread; not
+    reachable if it has not answered within the app's ``health_timeout``."""
+    seconds: float = app.state.health_timeout
+    with anyio.move_on_after(seconds):
+        # A thread cannot be stopped: past the limit, the answer stops waiting for it. Its
+        # connect attempt gives up after as long (create_app gives the engine that limit), so
+        # abandoned threads and their pool slots do not pile up while the server is silent.
+        return await anyio.to_thread.run_sync(_check_health, app, abandon_on_cancel=True)
+    return no_answer(app.state.engine.url, seconds)
 
 
 def _check_health(app: FastAPI) -> Health:

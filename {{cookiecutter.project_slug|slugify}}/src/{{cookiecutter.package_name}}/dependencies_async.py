@@ -4,11 +4,12 @@ rolled back."""
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from {{ cookiecutter.package_name }}.health import Health, database_health, unreachable
+from {{ cookiecutter.package_name }}.health import Health, database_health, no_answer, unreachable
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -30,13 +31,19 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def check_health(app: FastAPI) -> Health:
-    """Whether the app's database answers and is at head."""
+    """Whether the app's database answers and is at head; not reachable if it has not
+    answered within the app's ``health_timeout``."""
     engine: AsyncEngine = app.state.engine
+    seconds: float = app.state.health_timeout
     try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(database_health, app.state.script)
+        # Past the limit the check is cancelled, a connect attempt included: the pool takes
+        # its slot back, and the driver's half-open connection is garbage then.
+        with anyio.move_on_after(seconds):
+            async with engine.connect() as connection:
+                return await connection.run_sync(database_health, app.state.script)
     except DBAPIError as error:
         return unreachable(error, engine.url)
+    return no_answer(engine.url, seconds)
 
 
 async def dispose(engine: AsyncEngine) -> None:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import URL, Connection
 from sqlalchemy.exc import DBAPIError
 
-from {{ cookiecutter.package_name }}.migration_guards import connection_failure
+from {{ cookiecutter.package_name }}.migration_guards import connection_failure, server_of
 from {{ cookiecutter.package_name }}.settings import PROJECT_ROOT, SettingsError
 
 
@@ -94,3 +94,9 @@ def unreachable(error: DBAPIError, url: URL) -> Health:
         status="unavailable",
         reason=f"the database is not reachable: {connection_failure(error, url)}",
     )
+
+
+def no_answer(url: URL, seconds: float) -> Health:
+    """The database did not answer within ``seconds``: the reason in one line, password hidden."""
+    reason = f"no answer within {seconds:g} s from {server_of(url)}"
+    return Health(status="unavailable", reason=f"the database is not reachable: {reason}")

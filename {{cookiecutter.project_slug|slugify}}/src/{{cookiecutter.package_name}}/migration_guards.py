@@ -74,11 +74,11 @@ def connect_args(url: URL, settings: MigrationSettings) -> dict[str, Any]:
     """Driver options for env.py: an unreachable server fails after ``connect_timeout``."""
     backend = url.get_backend_name()
     if backend == "postgresql":
-        # libpq counts whole seconds and treats anything under 2 as 2. Keepalives and
-        # tcp_user_timeout make the client give up on a server that vanished mid-migration.
+        # Keepalives and tcp_user_timeout make the client give up on a server that vanished
+        # mid-migration.
         silence = _silence_seconds(settings)
         return {
-            "connect_timeout": max(2, math.ceil(settings.connect_timeout)),
+            **bounded_connect_args(url, settings.connect_timeout),
             **_keepalives("keepalives_", silence),
             **({"keepalives": 1, "tcp_user_timeout": silence * 1000} if silence else {}),
             # No server-side prepared statements: behind a transaction pooler they would stay
@@ -87,13 +87,7 @@ def connect_args(url: URL, settings: MigrationSettings) -> dict[str, Any]:
             **({"prepare_threshold": None} if url.get_driver_name() == "psycopg" else {}),
         }
     if backend == "mysql":
-        options = {**driver_connect_args(url), "connect_timeout": settings.connect_timeout}
-        if url.get_driver_name() == "pymysql":
-            # PyMySQL's connect_timeout covers the TCP connect only, not the handshake that
-            # follows: bound each read and write until connected (guard_engine lifts it).
-            options |= {"read_timeout": settings.connect_timeout}
-            options |= {"write_timeout": settings.connect_timeout}
-        return options
+        return {**driver_connect_args(url), **bounded_connect_args(url, settings.connect_timeout)}
     if backend == "sqlite":
         # sqlite3 waits this long (default 5 s) for a lock another connection holds on the
         # file, which is what MIGRATION_LOCK_TIMEOUT bounds on the servers.
@@ -101,10 +95,36 @@ def connect_args(url: URL, settings: MigrationSettings) -> dict[str, Any]:
     return {}
 
 
-def guard_engine(engine: Engine, changes_schema: bool) -> None:
-    """Prepare env.py's own engine (the sync one of an async engine): see the two hooks."""
+def bounded_connect_args(url: URL, seconds: float) -> dict[str, Any]:
+    """Driver options under which connecting, handshake included, gives up after ``seconds``.
+
+    For env.py's engine (see connect_args) and the app's (``create_db_engine``). An engine made
+    with them needs ``unbounded_once_connected`` too.
+    """
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        # libpq counts whole seconds and treats anything under 2 as 2.
+        return {"connect_timeout": max(2, math.ceil(seconds))}
+    if backend == "mysql":
+        options: dict[str, Any] = {"connect_timeout": seconds}
+        if url.get_driver_name() == "pymysql":
+            # PyMySQL's connect_timeout covers the TCP connect only, not the handshake that
+            # follows: bound each read and write until connected (unbounded_once_connected).
+            options |= {"read_timeout": seconds, "write_timeout": seconds}
+        return options
+    return {}
+
+
+def unbounded_once_connected(engine: Engine) -> None:
+    """Lift the handshake's bound (bounded_connect_args) from each new connection of ``engine``
+    (a sync one, or the sync_engine of an async one): statements take as long as they need."""
     if engine.dialect.name == "mysql" and engine.dialect.driver == "pymysql":
         event.listen(engine, "connect", _unbounded_statements)
+
+
+def guard_engine(engine: Engine, changes_schema: bool) -> None:
+    """Prepare env.py's own engine (the sync one of an async engine): see the hooks."""
+    unbounded_once_connected(engine)
     if engine.dialect.name == "sqlite" and changes_schema:
         event.listen(engine, "connect", _driver_opens_no_transactions)
         event.listen(engine, "begin", _begin_immediate)
@@ -118,7 +138,7 @@ def ddl_options(connection: Connection) -> dict[str, Any]:
 
 
 def _unbounded_statements(dbapi_connection: Any, _record: Any) -> None:
-    """Connected: a migration statement may take as long as it needs (PyMySQL's timeouts)."""
+    """Connected: a statement may take as long as it needs (PyMySQL's timeouts)."""
     dbapi_connection._read_timeout = None
     dbapi_connection._write_timeout = None
 
@@ -176,13 +196,19 @@ def connect_timeout_failure(url: URL, settings: MigrationSettings) -> CommandErr
     )
 
 
+def server_of(url: URL) -> str:
+    """The server and database ``url`` names, password hidden, for a message.
+
+    Not the query: a query may carry options only its owner reads.
+    """
+    return url.set(query={}).render_as_string(hide_password=True)
+
+
 def connection_failure(error: DBAPIError, url: URL) -> CommandError:
     """One line saying which server could not be reached and why, with the password hidden."""
     reason = _first_line(error, url)
-    # The server and database, not the query: a query may carry options only its owner reads.
-    where = url.set(query={}).render_as_string(hide_password=True)
     return CommandError(
-        f"cannot connect to {where}: {reason}; check DATABASE_URL "
+        f"cannot connect to {server_of(url)}: {reason}; check DATABASE_URL "
         "(or DATABASE_HOST, DATABASE_PORT, DATABASE_USER, DATABASE_PASSWORD, DATABASE_NAME)"
     )
 
