@@ -8,7 +8,12 @@ from tests.conftest import Project
 from tests.project_edits import HEAD
 from tests.servers import postgresql_18, server
 
-POSTGRESQL_COMBINATIONS = ["postgresql", "postgresql-async", "postgresql-flask"]
+POSTGRESQL_COMBINATIONS = [
+    "postgresql",
+    "postgresql-async",
+    "postgresql-flask",
+    "postgresql-fastapi-async",
+]
 
 
 @pytest.fixture(scope="module")
