@@ -253,24 +253,25 @@ def _autocommit(connection: Connection) -> Iterator[None]:
 # the same when the table is dropped and made again the same (no oids, no column numbers), or
 # when a downgrade adds back a column its upgrade dropped (columns by name, as reflected).
 # The enum types and sequences are those the inspector lists (visible, outside pg_catalog).
+# Each catalogue is joined to the tables, not filtered by IN: the planner, which cannot tell
+# how many tables there are, then hashes them instead of probing an index once per table.
 POSTGRESQL_FINGERPRINTS = """
-    WITH t AS (SELECT oid, relname FROM pg_class
-               WHERE relkind IN ('r', 'p') AND relnamespace = current_schema()::regnamespace),
+    WITH t AS (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()),
     versions AS (
-        SELECT oid AS rel, xmin FROM pg_class WHERE oid IN (SELECT oid FROM t)
-        UNION ALL SELECT attrelid, xmin FROM pg_attribute WHERE attrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT adrelid, xmin FROM pg_attrdef WHERE adrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT objoid, xmin FROM pg_description
-                  WHERE objoid IN (SELECT oid FROM t) AND classoid = 'pg_class'::regclass
-        UNION ALL SELECT conrelid, xmin FROM pg_constraint WHERE conrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT indrelid, xmin FROM pg_index WHERE indrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT i.indrelid, c.xmin FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                  WHERE i.indrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT k.conrelid, c.xmin FROM pg_constraint k
-                  JOIN pg_class c ON c.oid = k.confrelid WHERE k.conrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT k.conrelid, a.xmin FROM pg_constraint k
+        SELECT t.oid AS rel, c.xmin FROM t JOIN pg_class c ON c.oid = t.oid
+        UNION ALL SELECT t.oid, a.xmin FROM t JOIN pg_attribute a ON a.attrelid = t.oid
+        UNION ALL SELECT t.oid, d.xmin FROM t JOIN pg_attrdef d ON d.adrelid = t.oid
+        UNION ALL SELECT t.oid, s.xmin FROM t JOIN pg_description s
+                  ON s.objoid = t.oid AND s.classoid = 'pg_class'::regclass
+        UNION ALL SELECT t.oid, k.xmin FROM t JOIN pg_constraint k ON k.conrelid = t.oid
+        UNION ALL SELECT t.oid, i.xmin FROM t JOIN pg_index i ON i.indrelid = t.oid
+        UNION ALL SELECT t.oid, c.xmin FROM t JOIN pg_index i ON i.indrelid = t.oid
+                  JOIN pg_class c ON c.oid = i.indexrelid
+        UNION ALL SELECT t.oid, c.xmin FROM t JOIN pg_constraint k ON k.conrelid = t.oid
+                  JOIN pg_class c ON c.oid = k.confrelid
+        UNION ALL SELECT t.oid, a.xmin FROM t JOIN pg_constraint k ON k.conrelid = t.oid
                   JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = ANY (k.confkey)
-                  WHERE k.conrelid IN (SELECT oid FROM t)
     ),
     tokens AS (SELECT rel AS oid, concat_ws(':', rel, count(*), sum(xmin::text::bigint)) AS token
                FROM versions GROUP BY rel)
