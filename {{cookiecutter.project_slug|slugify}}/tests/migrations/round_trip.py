@@ -254,10 +254,11 @@ def execute_script(connection: Connection, sql: str) -> None:
         cursor.executescript(f"BEGIN;\n{sql}\nCOMMIT;")
     elif connection.dialect.name == "postgresql":
         # As psql runs it: the script's own BEGIN and COMMIT make its transactions, and what
-        # autocommit_block() rendered between them runs outside any. A transaction goes in one
-        # round trip (psycopg sends a query without parameters as it is, statements and all).
+        # autocommit_block() rendered between them runs outside any. The transactions between
+        # two such statements go in one round trip (psycopg sends a query without parameters
+        # as it is, statements and all): one per revision would wait on the server each time.
         driver.autocommit = True
-        for batch in _transactions(_statements(sql)):
+        for batch in _batches(_statements(sql)):
             cursor.execute(batch)
         driver.autocommit = False
     else:
@@ -272,21 +273,24 @@ def _statements(sql: str) -> list[str]:
     return [statement for statement in sql.split(";\n") if _first_word(statement)]
 
 
-def _transactions(statements: list[str]) -> Iterator[str]:
-    """The statements from each BEGIN to its COMMIT, joined; each of the others alone, as
-    PostgreSQL runs some (CREATE INDEX CONCURRENTLY) only outside a multi-statement query."""
-    inside: list[str] = []
+def _batches(statements: list[str]) -> Iterator[str]:
+    """Each run of whole transactions (BEGIN to COMMIT) joined; each statement outside them
+    alone, as PostgreSQL runs some (CREATE INDEX CONCURRENTLY) only outside a multi-statement
+    query."""
+    batch: list[str] = []
+    inside = False
     for statement in statements:
         word = _first_word(statement)
         if not inside and word != "BEGIN":
+            if batch:
+                yield ";\n".join(batch)
+                batch = []
             yield statement
             continue
-        inside.append(statement)
-        if word == "COMMIT":
-            yield ";\n".join(inside)
-            inside = []
-    if inside:
-        yield ";\n".join(inside)
+        batch.append(statement)
+        inside = word != "COMMIT"
+    if batch:
+        yield ";\n".join(batch)
 
 
 def _first_word(statement: str) -> str:
