@@ -143,15 +143,24 @@ class SchemaReader:
         of all its tables, or of those of ``tables`` it has, each reflected only if new."""
         if glimpse.schema is not None:
             return glimpse.schema
-        names = glimpse.fingerprints.keys() if tables is None else tables
-        with self._reading():
-            inspector = inspect(self.connection)
-            snapshots = {
-                name: self._table(inspector, name, glimpse.fingerprints[name])
-                for name in names
-                if name in glimpse.fingerprints
-            }
+        fingerprints = glimpse.fingerprints
+        asked = fingerprints if tables is None else tables
+        names = [name for name in asked if name in fingerprints]
+        # Most tables were seen before: looked up here, not reflected again (a walk over 1000
+        # revisions takes snapshots of up to 500 tables some 1000 times).
+        new = [name for name in names if not self._known(name, fingerprints[name])]
+        fresh = {}
+        if new:
+            with self._reading():
+                inspector = inspect(self.connection)
+                fresh = {name: self._table(inspector, name, fingerprints[name]) for name in new}
+        seen = self._seen
+        snapshots = {name: fresh.get(name) or seen[name, fingerprints[name]] for name in names}
         return Schema(snapshots, glimpse.types, glimpse.sequences)
+
+    def _known(self, name: str, fingerprint: str) -> bool:
+        """Whether this table version was reflected before (an empty fingerprint: never)."""
+        return bool(fingerprint) and (name, fingerprint) in self._seen
 
     def _reading(self) -> AbstractContextManager[None]:
         return _autocommit(self.connection) if self.exact else nullcontext()
