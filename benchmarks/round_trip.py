@@ -18,6 +18,10 @@ suite's and the floor's cost per revision at the largest SQLite size with those 
 pytest-alembic is not run above --peer-max-size (default 200): it re-reads every revision file
 at every step, so 1000 revisions would take it hours. The load column is the machine's
 1-minute load average after the row: the figures are wall-clock times and move with it.
+The timed commands run as on a developer's machine, which writes bytecode: without
+PYTHONDONTWRITEBYTECODE (some machines set it), with both virtualenvs and, before each size,
+the project's revisions, models and tests compiled, so that none of (a), (b), (c) pays for
+compiling SQLAlchemy, Alembic, pydantic or N revision files that the others reuse.
 Run with `python3 dev.py benchmark` (add `--sizes 50 100` or `--postgresql-sizes` to change
 what is measured). PostgreSQL is measured when TEST_DATABASE_URL (or the default below) is
 reachable.
@@ -39,6 +43,14 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "benchmark"
 DEFAULT_POSTGRESQL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 UV = find_uv_bin()
+# Left out of the timed commands' environment: the first three would point them elsewhere;
+# the last would make each of them compile every module it imports afresh (see the docstring).
+FOREIGN_VARIABLES = (
+    "DATABASE_URL",
+    "TEST_DATABASE_URL",
+    "VIRTUAL_ENV",
+    "PYTHONDONTWRITEBYTECODE",
+)
 
 FLOOR = """
 import sys, time
@@ -124,9 +136,18 @@ def prepare() -> tuple[Path, Path]:
         )
     )
     python = sys.executable
-    run([UV, "sync", "--quiet", "--python", python], project)
+    run([UV, "sync", "--quiet", "--compile-bytecode", "--python", python], project)
     run(
-        [UV, "pip", "install", "--quiet", "--python", str(project / ".venv"), "psycopg[binary]"],
+        [
+            UV,
+            "pip",
+            "install",
+            "--quiet",
+            "--compile-bytecode",
+            "--python",
+            str(project / ".venv"),
+            "psycopg[binary]",
+        ],
         project,
     )
     pa_venv = WORK / "pytest-alembic-venv"
@@ -137,6 +158,7 @@ def prepare() -> tuple[Path, Path]:
             "pip",
             "install",
             "--quiet",
+            "--compile-bytecode",
             "--python",
             str(pa_venv),
             "-e",
@@ -265,11 +287,12 @@ def measure(
 ) -> tuple[float, float]:
     """Print one row of figures; return the seconds of the suite and of the floor."""
     write_history(project, size)
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIRTUAL_ENV")}
-    env.pop("TEST_DATABASE_URL", None)
+    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_VARIABLES}
     if server:
         env["TEST_DATABASE_URL"] = server
     python = str(project / ".venv" / "bin" / "python")
+    compiled = ["migrations", "src", "tests"]
+    run([python, "-m", "compileall", "-q", *compiled], project, env)
 
     def floor() -> float:
         if server:

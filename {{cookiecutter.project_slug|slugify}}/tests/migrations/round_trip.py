@@ -1,4 +1,4 @@
-"""Walks the history up, down and up again, comparing schema snapshots after every step."""
+"""Walks the history up, down and up again, comparing the schema after every step."""
 
 import warnings
 from collections.abc import Callable, Iterator
@@ -11,7 +11,7 @@ from alembic.script import Script
 from sqlalchemy import URL, Connection
 
 from tests.migrations.runner import MigrationRunner
-from tests.migrations.schema import Schema, SchemaReader
+from tests.migrations.schema import Glimpse, Schema, SchemaReader
 
 
 class IrreversibleRevisionWarning(UserWarning):
@@ -24,18 +24,13 @@ class WalkStopped(Exception):
 
 @dataclass
 class RoundTrip:
-    """What the walk saw: the schemas, and every revision that does not round-trip."""
+    """What the walk saw: some schemas, and every revision that does not round-trip."""
 
-    after: dict[str, Schema] = field(default_factory=dict)  # revision id -> schema after it
+    after: dict[str, Schema] = field(default_factory=dict)  # irreversible id -> schema after it
     irreversible: dict[str, str] = field(default_factory=dict)  # revision id -> "file: why"
     at_base: tuple[Schema, tuple[str, ...]] | None = None  # schema and versions, fully down
     problems: list[str] = field(default_factory=list)  # one line per faulty step
     stopped: str | None = None  # why the walk ended short of head
-
-    @property
-    def at_head(self) -> Schema:
-        """The schema after the last revision the walk applied."""
-        return list(self.after.values())[-1] if self.after else Schema({})
 
 
 def file_name(revision: Script) -> str:
@@ -71,7 +66,8 @@ def walk(runner: MigrationRunner, reader: SchemaReader) -> RoundTrip:
             if barrier is not None:
                 name = file_name(barrier)
                 found.irreversible[barrier.revision] = f"{name}: {irreversible_reason(barrier)}"
-                found.after[barrier.revision] = _first_upgrade(runner, reader, barrier, found)
+                _first_upgrade(runner, reader, barrier, found)
+                found.after[barrier.revision] = reader.read()
                 applied.append(barrier)
     except WalkStopped as stop:
         found.stopped = str(stop)
@@ -100,28 +96,31 @@ def _walk_stretch(
     stretch: list[Script],
     found: RoundTrip,
 ) -> None:
-    schemas = [reader.read()]
+    seen = [reader.glimpse(expected=True)]  # the schema before each revision, and at the end
     for revision in stretch:
-        schemas.append(_first_upgrade(runner, reader, revision, found))
-        found.after[revision.revision] = schemas[-1]
+        seen.append(_first_upgrade(runner, reader, revision, found))
+
+    def rebuild(position: int) -> Callable[[], None]:
+        """What puts the database back as it was after ``position`` revisions of the stretch."""
+        return partial(_rebuild, runner, reader, [*applied, *stretch[:position]], seen[position])
+
     for position in reversed(range(len(stretch))):
         revision = stretch[position]
         what = f"downgrade of {file_name(revision)}"
-        if _faulty(what, partial(runner.revert, revision), reader, schemas[position], found):
-            _rebuild(runner, reader, [*applied, *stretch[:position]], schemas[position])
+        step = partial(runner.revert, revision)
+        _check(what, step, reader, seen[position], found, rebuild(position))
     if found.at_base is None:
         found.at_base = (reader.read(), runner.current())
     for position, revision in enumerate(stretch, start=1):
         what = f"upgrade of {file_name(revision)}, run again after its downgrade,"
         again = partial(_unwarned, partial(runner.apply, revision))
-        if _faulty(what, again, reader, schemas[position], found):
-            _rebuild(runner, reader, [*applied, *stretch[:position]], schemas[position])
+        _check(what, again, reader, seen[position], found, rebuild(position))
     applied += stretch
 
 
 def _first_upgrade(
     runner: MigrationRunner, reader: SchemaReader, revision: Script, found: RoundTrip
-) -> Schema:
+) -> Glimpse:
     """Apply a revision for the first time; nothing after it can run if this fails."""
     what = f"upgrade of {file_name(revision)}"
     try:
@@ -130,7 +129,7 @@ def _first_upgrade(
         found.problems.append(f"{what} warned: {_one_line(warning)}")
     except Exception as error:
         raise WalkStopped(f"{what} failed: {_one_line(error)}") from error
-    return reader.read()
+    return reader.glimpse(expected=True)
 
 
 def _unwarned(action: Callable[[], None]) -> None:
@@ -140,25 +139,47 @@ def _unwarned(action: Callable[[], None]) -> None:
         action()
 
 
-def _faulty(
-    what: str, action: Callable[[], None], reader: SchemaReader, expected: Schema, found: RoundTrip
-) -> bool:
-    """Run one step; record it and say so if it failed or left a schema other than ``expected``."""
+def _check(
+    what: str,
+    action: Callable[[], None],
+    reader: SchemaReader,
+    expected: Glimpse,
+    found: RoundTrip,
+    rebuild: Callable[[], None],
+) -> None:
+    """Run one step; if it fails or leaves a schema other than ``expected``, record what it did
+    and ``rebuild`` the expected schema."""
     try:
         action()
     except Warning as warning:
         found.problems.append(f"{what} warned: {_one_line(warning)}")
     except Exception as error:
         found.problems.append(f"{what} failed: {_one_line(error)}")
-        return True
-    if differences := reader.read().differences(expected):
+        rebuild()
+        return
+    glimpse = reader.glimpse()
+    if glimpse == expected:
+        return
+    changed = glimpse.changed_tables(expected)
+    left = reader.reflect(glimpse, changed)  # while the database is as the step left it
+    if expected.schema is None:
+        # Exact fingerprints spared reflecting the schema expected: rebuild it, then read it.
+        try:
+            rebuild()
+        except WalkStopped:
+            found.problems.append(f"{what} " + "; ".join(glimpse.differences(expected)))
+            raise
+        wanted = reader.reflect(reader.glimpse(), changed)
+    else:
+        wanted = expected.schema.of_tables(changed)
+    if differences := left.differences(wanted):
         found.problems.append(f"{what} " + "; ".join(differences))
-        return True
-    return False
+        if expected.schema is not None:
+            rebuild()
 
 
 def _rebuild(
-    runner: MigrationRunner, reader: SchemaReader, revisions: list[Script], expected: Schema
+    runner: MigrationRunner, reader: SchemaReader, revisions: list[Script], expected: Glimpse
 ) -> None:
     """After a faulty step, empty the database and apply ``revisions`` again to reach ``expected``.
 
@@ -170,7 +191,14 @@ def _rebuild(
             _unwarned(partial(runner.apply, *revisions))
     except Exception as error:
         raise WalkStopped(f"rebuilding the schema after a faulty step failed: {error}") from error
-    if differences := reader.read().differences(expected):
+    glimpse = reader.glimpse()
+    if glimpse == expected:
+        return
+    if expected.schema is None:
+        differences = glimpse.differences(expected)
+    else:
+        differences = reader.reflect(glimpse).differences(expected.schema)
+    if differences:
         raise WalkStopped("rebuilding the schema after a faulty step " + "; ".join(differences))
 
 
@@ -226,10 +254,11 @@ def execute_script(connection: Connection, sql: str) -> None:
         cursor.executescript(f"BEGIN;\n{sql}\nCOMMIT;")
     elif connection.dialect.name == "postgresql":
         # As psql runs it: the script's own BEGIN and COMMIT make its transactions, and what
-        # autocommit_block() rendered between them runs outside any. A transaction goes in one
-        # round trip (psycopg sends a query without parameters as it is, statements and all).
+        # autocommit_block() rendered between them runs outside any. The transactions between
+        # two such statements go in one round trip (psycopg sends a query without parameters
+        # as it is, statements and all): one per revision would wait on the server each time.
         driver.autocommit = True
-        for batch in _transactions(_statements(sql)):
+        for batch in _batches(_statements(sql)):
             cursor.execute(batch)
         driver.autocommit = False
     else:
@@ -244,21 +273,24 @@ def _statements(sql: str) -> list[str]:
     return [statement for statement in sql.split(";\n") if _first_word(statement)]
 
 
-def _transactions(statements: list[str]) -> Iterator[str]:
-    """The statements from each BEGIN to its COMMIT, joined; each of the others alone, as
-    PostgreSQL runs some (CREATE INDEX CONCURRENTLY) only outside a multi-statement query."""
-    inside: list[str] = []
+def _batches(statements: list[str]) -> Iterator[str]:
+    """Each run of whole transactions (BEGIN to COMMIT) joined; each statement outside them
+    alone, as PostgreSQL runs some (CREATE INDEX CONCURRENTLY) only outside a multi-statement
+    query."""
+    batch: list[str] = []
+    inside = False
     for statement in statements:
         word = _first_word(statement)
         if not inside and word != "BEGIN":
+            if batch:
+                yield ";\n".join(batch)
+                batch = []
             yield statement
             continue
-        inside.append(statement)
-        if word == "COMMIT":
-            yield ";\n".join(inside)
-            inside = []
-    if inside:
-        yield ";\n".join(inside)
+        batch.append(statement)
+        inside = word != "COMMIT"
+    if batch:
+        yield ";\n".join(batch)
 
 
 def _first_word(statement: str) -> str:

@@ -1,20 +1,17 @@
 """Schema snapshots read through SQLAlchemy's inspector, and their differences in words."""
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import Connection, Inspector, inspect, text
-from sqlalchemy.dialects.postgresql.base import PGInspector
 
 # What a table is made of, each kind mapping a name to a normalised description.
 TableSchema = Mapping[str, Mapping[str, str]]
 
 VERSION_TABLE = "alembic_version"
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,6 +36,11 @@ class Schema:
                 found += _item_differences(self.tables[name], expected.tables[name], f" on {name}")
         return found + self._other_differences(expected)
 
+    def of_tables(self, names: Collection[str]) -> "Schema":
+        """This schema with only those of its tables that ``names`` names."""
+        kept = {name: self.tables[name] for name in names if name in self.tables}
+        return replace(self, tables=kept)
+
     def _other_differences(self, expected: "Schema") -> list[str]:
         """How the enum types and sequences differ from ``expected``'s."""
         return _item_differences(
@@ -48,6 +50,39 @@ class Schema:
             {"sequence": dict.fromkeys(expected.sequences, "")},
             "",
         )
+
+
+@dataclass(frozen=True)
+class Glimpse:
+    """A schema as one catalogue query shows it: each table's fingerprint, and on PostgreSQL
+    the enum types and sequences. Equal glimpses mean equal schemas. On PostgreSQL, where the
+    fingerprints spell out each definition, different ones mean different schemas too; on
+    SQLite and MySQL they may not (a table rebuilt by batch mode is laid out otherwise), so a
+    glimpse to be compared against later carries its snapshot, to word a difference with.
+    """
+
+    fingerprints: Mapping[str, str]
+    types: Mapping[str, str] = field(default_factory=dict)
+    sequences: frozenset[str] = frozenset()
+    schema: Schema | None = field(default=None, compare=False)
+
+    def changed_tables(self, expected: "Glimpse") -> set[str]:
+        """The tables whose fingerprints differ from ``expected``'s, or that only one has."""
+        mine, theirs = self.fingerprints, expected.fingerprints
+        return {name for name in mine.keys() | theirs.keys() if mine.get(name) != theirs.get(name)}
+
+    def differences(self, expected: "Glimpse") -> list[str]:
+        """What differs from ``expected``, as far as fingerprints tell: which tables, not how."""
+        found = []
+        for name in sorted(self.changed_tables(expected)):
+            if name not in expected.fingerprints:
+                found.append(f"leaves table {name}")
+            elif name not in self.fingerprints:
+                found.append(f"lacks table {name}")
+            else:
+                found.append(f"leaves table {name} otherwise")
+        others = Schema({}, self.types, self.sequences)
+        return found + others._other_differences(Schema({}, expected.types, expected.sequences))
 
 
 def _item_differences(actual: TableSchema, expected: TableSchema, where: str) -> list[str]:
@@ -70,7 +105,8 @@ class SchemaReader:
     One catalogue query per read gives each table a fingerprint: on SQLite the CREATE
     statements of the table and its indexes, on PostgreSQL its definition as text. A table
     whose fingerprint was seen before reuses the snapshot reflected then, so a walk up, down and
-    up again reflects each table version once.
+    up again reflects each table version once; on PostgreSQL, where fingerprints are exact, a
+    walk compares glimpses and reflects only to word a difference.
     """
 
     def __init__(self, connection: Connection, like: "SchemaReader | None" = None) -> None:
@@ -79,32 +115,55 @@ class SchemaReader:
         fingerprint says the same on any database."""
         self.connection = connection
         self._seen: dict[tuple[str, str], TableSchema] = like._seen if like else {}
-        # PostgreSQL: each table's change token -> its definition, as of the last read; and the
-        # enum types and sequences, read through the inspector only when their token changes.
+        # PostgreSQL: each table's change token -> its definition, as of the last glimpse.
         self._definitions: dict[str, str] = {}
-        self._others: dict[str, tuple[str, Any]] = {}
+
+    @property
+    def exact(self) -> bool:
+        """Whether different fingerprints mean different schemas (on PostgreSQL)."""
+        return self.connection.dialect.name == "postgresql"
 
     def read(self) -> Schema:
-        postgresql = self.connection.dialect.name == "postgresql"
-        with _autocommit(self.connection) if postgresql else nullcontext():
-            inspector = inspect(self.connection)
-            if postgresql:
-                fingerprints, tokens = self._postgresql_fingerprints()
-            else:
-                fingerprints, tokens = self._fingerprints(inspector), {}
-            tables = {
-                name: self._table(inspector, name, fingerprint)
-                for name, fingerprint in fingerprints.items()
-            }
-            if not isinstance(inspector, PGInspector):
-                return Schema(tables)
-            return Schema(
-                tables,
-                types=self._other(tokens, "enum types", lambda: _enums(inspector)),
-                sequences=self._other(
-                    tokens, "sequences", lambda: frozenset(inspector.get_sequence_names())
-                ),
-            )
+        """The database's schema now."""
+        return self.reflect(self.glimpse())
+
+    def glimpse(self, *, expected: bool = False) -> Glimpse:
+        """The database's fingerprints now; a glimpse ``expected`` to be compared against later
+        carries its snapshot too, where the fingerprints are not exact."""
+        with self._reading():
+            if self.exact:
+                return self._postgresql_glimpse()
+            glimpse = Glimpse(self._fingerprints())
+        if expected:
+            return Glimpse(glimpse.fingerprints, schema=self.reflect(glimpse))
+        return glimpse
+
+    def reflect(self, glimpse: Glimpse, tables: Collection[str] | None = None) -> Schema:
+        """The snapshot of the database as ``glimpse`` showed it, taken before it changes again:
+        of all its tables, or of those of ``tables`` it has, each reflected only if new."""
+        if glimpse.schema is not None:
+            return glimpse.schema
+        fingerprints = glimpse.fingerprints
+        asked = fingerprints if tables is None else tables
+        names = [name for name in asked if name in fingerprints]
+        # Most tables were seen before: looked up here, not reflected again (a walk over 1000
+        # revisions takes snapshots of up to 500 tables some 1000 times).
+        new = [name for name in names if not self._known(name, fingerprints[name])]
+        fresh = {}
+        if new:
+            with self._reading():
+                inspector = inspect(self.connection)
+                fresh = {name: self._table(inspector, name, fingerprints[name]) for name in new}
+        seen = self._seen
+        snapshots = {name: fresh.get(name) or seen[name, fingerprints[name]] for name in names}
+        return Schema(snapshots, glimpse.types, glimpse.sequences)
+
+    def _known(self, name: str, fingerprint: str) -> bool:
+        """Whether this table version was reflected before (an empty fingerprint: never)."""
+        return bool(fingerprint) and (name, fingerprint) in self._seen
+
+    def _reading(self) -> AbstractContextManager[None]:
+        return _autocommit(self.connection) if self.exact else nullcontext()
 
     def _table(self, inspector: Inspector, name: str, fingerprint: str) -> TableSchema:
         """The table's snapshot: the one taken before under the same fingerprint, else a new
@@ -123,11 +182,11 @@ class SchemaReader:
         self._seen[key] = self._seen[layout_free]
         return self._seen[key]
 
-    def _fingerprints(self, inspector: Inspector) -> dict[str, str]:
+    def _fingerprints(self) -> dict[str, str]:
         """Each table's fingerprint; an empty one means 'always reflect'."""
         query = FINGERPRINTS.get(self.connection.dialect.name)
         if query is None:
-            names = inspector.get_table_names()
+            names = inspect(self.connection).get_table_names()
             return {name: "" for name in names if name != VERSION_TABLE}
         if self.connection.dialect.name == "mysql":
             self.connection.exec_driver_sql("SET SESSION group_concat_max_len = 16777216")
@@ -136,29 +195,33 @@ class SchemaReader:
             self.connection.commit()
         return {name: fingerprint for name, fingerprint in rows if name != VERSION_TABLE}
 
-    def _postgresql_fingerprints(self) -> tuple[dict[str, str], dict[str, str]]:
-        """Each table's definition, worked out only for tables whose change token is new;
-        and the tokens of the enum types and of the sequences."""
+    def _postgresql_glimpse(self) -> Glimpse:
+        """Each table's definition, worked out only for tables whose change token is new; and
+        the enum types and sequences, as the inspector would list them."""
         known = list(self._definitions)
         rows = self.connection.execute(text(POSTGRESQL_FINGERPRINTS), {"known": known}).all()
-        fingerprints, tokens, definitions = {}, {}, {}
+        fingerprints, types, sequences, definitions = {}, {}, set(), {}
         for kind, name, token, definition in rows:
-            if kind != "table":
-                tokens[kind] = token
-                continue
-            definitions[token] = self._definitions[token] if definition is None else definition
-            if name != VERSION_TABLE:
-                fingerprints[name] = definitions[token]
+            if kind == "enum type":
+                types[name] = token
+            elif kind == "sequence":
+                sequences.add(name)
+            else:
+                definitions[token] = self._definitions[token] if definition is None else definition
+                if name != VERSION_TABLE:
+                    fingerprints[name] = definitions[token]
         self._definitions = definitions
-        return fingerprints, tokens
+        return Glimpse(fingerprints, types, frozenset(sequences))
 
-    def _other(self, tokens: dict[str, str], kind: str, reflect: Callable[[], T]) -> T:
-        """The enum types or the sequences: reflected again only when their token changed."""
-        token = tokens[kind]
-        if kind not in self._others or self._others[kind][0] != token:
-            self._others[kind] = (token, reflect())
-        value: T = self._others[kind][1]
-        return value
+
+def differences_between(actual: SchemaReader, expected: SchemaReader) -> list[str]:
+    """How ``actual``'s database differs from ``expected``'s, both as they are now: only the
+    tables whose fingerprints differ are reflected."""
+    now, wanted = actual.glimpse(), expected.glimpse()
+    if now == wanted:
+        return []
+    changed = now.changed_tables(wanted)
+    return actual.reflect(now, changed).differences(expected.reflect(wanted, changed))
 
 
 # SQL's layout: whitespace and comments, outside quoted literals and names (kept as they are).
@@ -171,10 +234,6 @@ LAYOUT = re.compile(
 def _without_layout(sql: str) -> str:
     """``sql`` with each run of whitespace or comment outside quotes made one space."""
     return LAYOUT.sub(lambda found: found.group(1) or " ", sql).strip()
-
-
-def _enums(inspector: PGInspector) -> dict[str, str]:
-    return {enum["name"]: ", ".join(enum["labels"]) for enum in inspector.get_enums()}
 
 
 @contextmanager
@@ -200,25 +259,28 @@ def _autocommit(connection: Connection) -> Iterator[None]:
 # its reflection reads (any change to one of them writes a row with a new transaction id, or
 # removes one); a foreign key's other table and columns count too, as they may be renamed.
 # Only for tables whose token is not :known is the definition spelled out, in words that stay
-# the same when the table is dropped and made again the same (no oids, no column numbers).
+# the same when the table is dropped and made again the same (no oids, no column numbers), or
+# when a downgrade adds back a column its upgrade dropped (columns by name, as reflected).
+# The enum types and sequences are those the inspector lists (visible, outside pg_catalog).
+# Each catalogue is joined to the tables, not filtered by IN: the planner, which cannot tell
+# how many tables there are, then hashes them instead of probing an index once per table.
 POSTGRESQL_FINGERPRINTS = """
-    WITH t AS (SELECT oid, relname FROM pg_class
-               WHERE relkind IN ('r', 'p') AND relnamespace = current_schema()::regnamespace),
+    WITH t AS (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()),
     versions AS (
-        SELECT oid AS rel, xmin FROM pg_class WHERE oid IN (SELECT oid FROM t)
-        UNION ALL SELECT attrelid, xmin FROM pg_attribute WHERE attrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT adrelid, xmin FROM pg_attrdef WHERE adrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT objoid, xmin FROM pg_description
-                  WHERE objoid IN (SELECT oid FROM t) AND classoid = 'pg_class'::regclass
-        UNION ALL SELECT conrelid, xmin FROM pg_constraint WHERE conrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT indrelid, xmin FROM pg_index WHERE indrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT i.indrelid, c.xmin FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                  WHERE i.indrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT k.conrelid, c.xmin FROM pg_constraint k
-                  JOIN pg_class c ON c.oid = k.confrelid WHERE k.conrelid IN (SELECT oid FROM t)
-        UNION ALL SELECT k.conrelid, a.xmin FROM pg_constraint k
+        SELECT t.oid AS rel, c.xmin FROM t JOIN pg_class c ON c.oid = t.oid
+        UNION ALL SELECT t.oid, a.xmin FROM t JOIN pg_attribute a ON a.attrelid = t.oid
+        UNION ALL SELECT t.oid, d.xmin FROM t JOIN pg_attrdef d ON d.adrelid = t.oid
+        UNION ALL SELECT t.oid, s.xmin FROM t JOIN pg_description s
+                  ON s.objoid = t.oid AND s.classoid = 'pg_class'::regclass
+        UNION ALL SELECT t.oid, k.xmin FROM t JOIN pg_constraint k ON k.conrelid = t.oid
+        UNION ALL SELECT t.oid, i.xmin FROM t JOIN pg_index i ON i.indrelid = t.oid
+        UNION ALL SELECT t.oid, c.xmin FROM t JOIN pg_index i ON i.indrelid = t.oid
+                  JOIN pg_class c ON c.oid = i.indexrelid
+        UNION ALL SELECT t.oid, c.xmin FROM t JOIN pg_constraint k ON k.conrelid = t.oid
+                  JOIN pg_class c ON c.oid = k.confrelid
+        UNION ALL SELECT t.oid, a.xmin FROM t JOIN pg_constraint k ON k.conrelid = t.oid
                   JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = ANY (k.confkey)
-                  WHERE k.conrelid IN (SELECT oid FROM t)
     ),
     tokens AS (SELECT rel AS oid, concat_ws(':', rel, count(*), sum(xmin::text::bigint)) AS token
                FROM versions GROUP BY rel)
@@ -229,7 +291,7 @@ POSTGRESQL_FINGERPRINTS = """
                                      a.attcollation, a.attnotnull, a.attidentity, a.attgenerated,
                                      pg_get_expr(d.adbin, d.adrelid),
                                      col_description(a.attrelid, a.attnum)),
-                           ', ' ORDER BY a.attnum)
+                           ', ' ORDER BY a.attname)
          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
          WHERE a.attrelid = tokens.oid AND a.attnum > 0 AND NOT a.attisdropped),
         (SELECT string_agg(concat_ws(' ', conname, pg_get_constraintdef(oid)), ', '
@@ -240,14 +302,13 @@ POSTGRESQL_FINGERPRINTS = """
     ) END
     FROM tokens JOIN pg_class USING (oid)
     UNION ALL
-    SELECT 'enum types', '', concat_ws(':', count(*), sum(xmin::text::bigint)), NULL FROM (
-        SELECT ty.xmin FROM pg_type ty WHERE ty.typtype = 'e' AND pg_type_is_visible(ty.oid)
-        UNION ALL SELECT e.xmin FROM pg_enum e JOIN pg_type ty ON ty.oid = e.enumtypid
-                  WHERE pg_type_is_visible(ty.oid)
-    ) enums
+    SELECT 'enum type', typname, coalesce((SELECT string_agg(enumlabel, ', ' ORDER BY enumsortorder)
+                                           FROM pg_enum WHERE enumtypid = pg_type.oid), ''), NULL
+    FROM pg_type WHERE typtype = 'e' AND pg_type_is_visible(oid)
+                   AND typnamespace <> 'pg_catalog'::regnamespace
     UNION ALL
-    SELECT 'sequences', '', concat_ws(':', count(*), sum(xmin::text::bigint)), NULL
-    FROM pg_class WHERE relkind = 'S' AND pg_table_is_visible(oid)
+    SELECT 'sequence', relname, '', NULL FROM pg_class
+    WHERE relkind = 'S' AND pg_table_is_visible(oid) AND relnamespace <> 'pg_catalog'::regnamespace
 """
 
 FINGERPRINTS = {
