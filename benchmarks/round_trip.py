@@ -137,43 +137,34 @@ def prepare() -> tuple[Path, Path]:
     )
     python = sys.executable
     run([UV, "sync", "--quiet", "--compile-bytecode", "--python", python], project)
-    run(
-        [
-            UV,
-            "pip",
-            "install",
-            "--quiet",
-            "--compile-bytecode",
-            "--python",
-            str(project / ".venv"),
-            "psycopg[binary]",
-        ],
-        project,
-    )
+    pip_install(project / ".venv", "psycopg[binary]")
     pa_venv = WORK / "pytest-alembic-venv"
     run([UV, "venv", "--quiet", "--python", python, str(pa_venv)], WORK)
-    run(
-        [
-            UV,
-            "pip",
-            "install",
-            "--quiet",
-            "--compile-bytecode",
-            "--python",
-            str(pa_venv),
-            "-e",
-            str(project),
-            "pytest<9",
-            "pytest-alembic==0.13.1",
-            "psycopg[binary]",
-        ],
-        WORK,
+    pip_install(
+        pa_venv, "-e", str(project), "pytest<9", "pytest-alembic==0.13.1", "psycopg[binary]"
     )
     tests = project / "pytest_alembic_tests"
     tests.mkdir()
     (tests / "conftest.py").write_text(PYTEST_ALEMBIC_CONFTEST)
     (tests / "pytest.ini").write_text(PYTEST_ALEMBIC_INI)
     return project, pa_venv
+
+
+def pip_install(venv: Path, *requirements: str) -> None:
+    """Install into ``venv``, compiled to bytecode, as the timed commands then find it."""
+    run(
+        [
+            UV,
+            "pip",
+            "install",
+            "--quiet",
+            "--compile-bytecode",
+            "--python",
+            str(venv),
+            *requirements,
+        ],
+        WORK,
+    )
 
 
 def write_history(project: Path, size: int) -> None:
