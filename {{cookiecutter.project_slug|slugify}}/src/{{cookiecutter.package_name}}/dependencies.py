@@ -8,7 +8,6 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,4 +59,4 @@ def _check_health(app: FastAPI) -> Health:
 
 async def dispose(engine: Engine) -> None:
     """Close the engine's pooled connections, from a worker thread."""
-    await run_in_threadpool(engine.dispose)
+    await anyio.to_thread.run_sync(engine.dispose)
