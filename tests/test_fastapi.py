@@ -175,7 +175,7 @@ def test_health_is_503_within_its_time_limit_while_the_server_is_silent_and_stay
             # attempts that never ended would keep every slot.
             with ThreadPoolExecutor(POOL) as probes:
                 answers = list(probes.map(lambda _: timed(port, "/health"), range(POOL)))
-            # The abandoned sync attempts end just after their 503s (PyMySQL's timeout starts
+            # The abandoned sync attempts end a second after their 503s (PyMySQL's timeout starts
             # once the TCP connection is made). A route on the database then gets a slot at
             # once, and its attempt fails within the limit too: a 500, not a 30 s wait.
             time.sleep(2)

@@ -18,6 +18,9 @@ from {{ cookiecutter.package_name }}.settings import DatabaseSettings
 UNAVAILABLE: dict[str, Any] = {"model": Health, "description": "Not reachable, or not at head"}
 # How long GET /health waits for the database before answering 503, in seconds.
 HEALTH_TIMEOUT = 3.0
+# How much longer the engine's connection attempts may take: the health check's own limit then
+# always decides its answer, and the attempts it leaves behind end soon after.
+CONNECT_MARGIN = 1.0
 
 
 def create_app(
@@ -28,14 +31,16 @@ def create_app(
     The engine is made when the app starts, from the settings read then, and disposed of when
     it stops; migrations/ is read then too, for the health check. Nothing here migrates.
     A database server that does not answer makes GET /health a 503 after ``health_timeout``
-    seconds, and the engine's connection attempts give up after as long.
+    seconds, and the engine's connection attempts give up a second later.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.script = load_script_directory()
         app.state.health_timeout = health_timeout
-        app.state.engine = create_db_engine(settings, connect_timeout=health_timeout)
+        app.state.engine = create_db_engine(
+            settings, connect_timeout=health_timeout + CONNECT_MARGIN
+        )
         app.state.sessions = create_session_factory(app.state.engine)
         try:
             yield

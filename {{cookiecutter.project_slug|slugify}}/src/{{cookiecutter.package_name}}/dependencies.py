@@ -42,7 +42,7 @@ async def check_health(app: FastAPI) -> Health:
     seconds: float = app.state.health_timeout
     with anyio.move_on_after(seconds):
         # A thread cannot be stopped: past the limit, the answer stops waiting for it. Its
-        # connect attempt gives up after as long (create_app gives the engine that limit), so
+        # connect attempt gives up a second later (create_app bounds the engine so), so
         # abandoned threads and their pool slots do not pile up while the server is silent.
         return await anyio.to_thread.run_sync(_check_health, app, abandon_on_cancel=True)
     return no_answer(app.state.engine.url, seconds)
