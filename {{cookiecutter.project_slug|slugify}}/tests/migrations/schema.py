@@ -166,13 +166,11 @@ class SchemaReader:
         return _autocommit(self.connection) if self.exact else nullcontext()
 
     def _table(self, inspector: Inspector, name: str, fingerprint: str) -> TableSchema:
-        """The table's snapshot: the one taken before under the same fingerprint, else a new
-        reflection. On SQLite, where the fingerprint is the CREATE statements themselves,
-        statements laid out otherwise count as the same: ``--sql`` indents them with spaces
+        """The snapshot of a table version not seen before (see ``_known``), reflected. On
+        SQLite, where the fingerprint is the CREATE statements themselves, statements laid out
+        otherwise count as the same and are reflected once: ``--sql`` indents them with spaces
         where online DDL has tabs, and the offline checks' tables are the walk's."""
         key = (name, fingerprint)
-        if fingerprint and key in self._seen:
-            return self._seen[key]
         if not fingerprint or self.connection.dialect.name != "sqlite":
             self._seen[key] = reflect_table(inspector, name)
             return self._seen[key]
