@@ -85,6 +85,24 @@ def test_a_downgrade_that_does_not_restore_a_column_is_named(project: Project) -
     ) in failing_pytest(project)
 
 
+def test_a_downgrade_that_forgets_a_view_is_named_by_the_upgrade_run_again(
+    project: Project,
+) -> None:
+    # Schemas are compared by their tables, so the view left behind shows only when the
+    # upgrade runs again (from the SQL --sql prints: the statements it sent the first time).
+    name = plant_revision(
+        project,
+        "abababababab",
+        upgrade='    op.execute("CREATE VIEW role_names AS SELECT name FROM roles")',
+        downgrade="    pass",
+    )
+
+    assert (
+        f"upgrade of {name}, run again after its downgrade, failed: OperationalError: "
+        "view role_names already exists"
+    ) in failing_pytest(project)
+
+
 def test_a_second_head_is_named(project: Project) -> None:
     first = plant_revision(project, "dddddddddddd", upgrade="    pass", downgrade="    pass")
     second = plant_revision(project, "eeeeeeeeeeee", upgrade="    pass", downgrade="    pass")

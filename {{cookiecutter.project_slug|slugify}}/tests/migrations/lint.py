@@ -19,7 +19,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 
-from tests.migrations.runner import render_sql
+from tests.migrations.runner import RenderedStep, render_sql
 
 # squawk's rules that are on by default but left out here, each with the reason.
 EXCLUDED = {
@@ -55,7 +55,9 @@ def squawk() -> str:
     return found
 
 
-def render_upgrades(config: Config, script: ScriptDirectory) -> dict[Script, str | Exception]:
+def render_upgrades(
+    config: Config, script: ScriptDirectory
+) -> dict[Script, RenderedStep | Exception]:
     """Each revision's upgrade as ``alembic upgrade <down revision>:<revision> --sql`` prints
     it, or why it cannot be rendered; oldest first, those marked ``online_only`` left out.
 
@@ -83,15 +85,15 @@ def lint(config: Config) -> list[str]:
     problems: list[str] = []
     revisions: dict[str, Script] = {}
     with tempfile.TemporaryDirectory() as directory:
-        for revision, sql in render_upgrades(config, script).items():
+        for revision, step in render_upgrades(config, script).items():
             name = Path(revision.path).name
-            if isinstance(sql, Exception):
+            if isinstance(step, Exception):
                 problems.append(
                     f"{name} cannot be rendered with --sql, so squawk cannot read it: "
-                    f"{type(sql).__name__}: {str(sql).strip().splitlines()[0]}"
+                    f"{type(step).__name__}: {str(step).strip().splitlines()[0]}"
                 )
                 continue
-            (Path(directory) / f"{name}.sql").write_text(sql, encoding="utf-8")
+            (Path(directory) / f"{name}.sql").write_text(step.sql, encoding="utf-8")
             revisions[f"{name}.sql"] = revision
         findings = run_squawk(directory, sorted(revisions)) if revisions else []
         for sql_file, revision in revisions.items():

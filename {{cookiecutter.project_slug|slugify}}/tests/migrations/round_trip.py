@@ -10,8 +10,8 @@ from typing import Any
 from alembic.script import Script
 from sqlalchemy import URL, Connection
 
-from tests.migrations.runner import MigrationRunner
-from tests.migrations.schema import Glimpse, Schema, SchemaReader
+from tests.migrations.runner import MigrationRunner, RenderedStep
+from tests.migrations.schema import VERSION_TABLE, Glimpse, Schema, SchemaReader
 
 
 class IrreversibleRevisionWarning(UserWarning):
@@ -49,7 +49,7 @@ def downgrade_floor(runner: MigrationRunner) -> str:
     return marked[-1] if marked else "base"
 
 
-def walk(runner: MigrationRunner, reader: SchemaReader) -> RoundTrip:
+def walk(runner: MigrationRunner, reader: SchemaReader, history: "RenderedHistory") -> RoundTrip:
     """Upgrade every revision, downgrade them all, upgrade them all again, one at a time.
 
     After each downgrade the schema must equal the one before that revision's upgrade, and
@@ -57,12 +57,17 @@ def walk(runner: MigrationRunner, reader: SchemaReader) -> RoundTrip:
     recorded, the schema the walk expects is rebuilt, and the walk goes on, so one run names
     every faulty revision. Irreversible revisions split the history: each stretch between
     them is walked up, down and up on its own, and the irreversible ones are only upgraded.
+
+    Each revision's SQL is recorded as it is sent. The second upgrade of a revision whose
+    ``--sql`` output (in ``history``) is exactly what its first upgrade sent runs that
+    output, as a deploy with ``--sql`` would; the others run online again.
     """
     found = RoundTrip()
     applied: list[Script] = []  # what the database holds between stretches
+    runner.record_statements()
     try:
         for stretch, barrier in _stretches(runner.revisions()):
-            _walk_stretch(runner, reader, applied, stretch, found)
+            _walk_stretch(runner, reader, applied, stretch, found, history)
             if barrier is not None:
                 name = file_name(barrier)
                 found.irreversible[barrier.revision] = f"{name}: {irreversible_reason(barrier)}"
@@ -95,6 +100,7 @@ def _walk_stretch(
     applied: list[Script],
     stretch: list[Script],
     found: RoundTrip,
+    history: "RenderedHistory",
 ) -> None:
     seen = [reader.glimpse(expected=True)]  # the schema before each revision, and at the end
     for revision in stretch:
@@ -113,8 +119,25 @@ def _walk_stretch(
         found.at_base = (reader.read(), runner.current())
     for position, revision in enumerate(stretch, start=1):
         what = f"upgrade of {file_name(revision)}, run again after its downgrade,"
-        again = partial(_unwarned, partial(runner.apply, revision))
-        _check(what, again, reader, seen[position], found, rebuild(position))
+        printed = history.replayable(runner, revision)
+        if printed is None:
+            again = partial(_unwarned, partial(runner.apply, revision))
+            _check(what, again, reader, seen[position], found, rebuild(position))
+            continue
+        if position == 1 and not applied:
+            # --sql output from base creates the version table, as on a new database.
+            drop_version_table(runner.connection)
+        try:
+            execute_script(runner.connection, printed)
+        except Exception as error:
+            found.problems.append(f"{what} failed: {_one_line(error)}")
+            rebuild(position)()
+    # The same statements on the same schema build the same schema, so the steps run from
+    # their SQL were not glimpsed one by one: one glimpse of where they ended confirms it.
+    if stretch:
+        names = f"{file_name(stretch[0])} to {file_name(stretch[-1])}"
+        what = f"upgrades of {names}, run again after their downgrades,"
+        _check(what, lambda: None, reader, seen[-1], found, rebuild(len(stretch)))
     applied += stretch
 
 
@@ -202,6 +225,13 @@ def _rebuild(
         raise WalkStopped("rebuilding the schema after a faulty step " + "; ".join(differences))
 
 
+def drop_version_table(connection: Connection) -> None:
+    """Drop Alembic's version table (at base, where it holds no row)."""
+    quote = connection.dialect.identifier_preparer.quote
+    connection.exec_driver_sql(f"DROP TABLE {quote(VERSION_TABLE)}")
+    connection.commit()
+
+
 def empty_database(connection: Connection) -> None:
     """Drop everything in the database (on PostgreSQL its current schema), as if new."""
     if connection.in_transaction():
@@ -250,21 +280,27 @@ def execute_script(connection: Connection, sql: str) -> None:
     """
     driver: Any = connection.connection.driver_connection
     cursor = driver.cursor()
-    if connection.dialect.name == "sqlite":
-        cursor.executescript(f"BEGIN;\n{sql}\nCOMMIT;")
-    elif connection.dialect.name == "postgresql":
-        # As psql runs it: the script's own BEGIN and COMMIT make its transactions, and what
-        # autocommit_block() rendered between them runs outside any. The transactions between
-        # two such statements go in one round trip (psycopg sends a query without parameters
-        # as it is, statements and all): one per revision would wait on the server each time.
-        driver.autocommit = True
-        for batch in _batches(_statements(sql)):
-            cursor.execute(batch)
-        driver.autocommit = False
-    else:
-        for statement in _statements(sql):
-            cursor.execute(statement)
-    cursor.close()
+    try:
+        if connection.dialect.name == "sqlite":
+            cursor.executescript(f"BEGIN;\n{sql}\nCOMMIT;")
+        elif connection.dialect.name == "postgresql":
+            # As psql runs it: the script's own BEGIN and COMMIT make its transactions, and
+            # what autocommit_block() rendered between them runs outside any. The transactions
+            # between two such statements go in one round trip (psycopg sends a query without
+            # parameters as it is, statements and all): one per revision would wait each time.
+            driver.autocommit = True
+            for batch in _batches(_statements(sql)):
+                cursor.execute(batch)
+        else:
+            for statement in _statements(sql):
+                cursor.execute(statement)
+    except Exception:
+        driver.rollback()  # what the failed statement's transaction did, if it began one
+        raise
+    finally:
+        if connection.dialect.name == "postgresql":
+            driver.autocommit = False
+        cursor.close()
     connection.connection.commit()
 
 
@@ -362,11 +398,11 @@ def run_rendered(
         target.connection.commit()
     rendered = source.render_sql(revisions, upgrade, heads, skip=offline.online)
     pending: list[str] = []  # SQL rendered and not run yet
-    for revision, sql in zip(revisions, rendered, strict=True):
-        if isinstance(sql, Exception):
-            offline.cannot_render(revision, sql)
+    for revision, step in zip(revisions, rendered, strict=True):
+        if isinstance(step, Exception):
+            offline.cannot_render(revision, step)
         elif revision.revision not in offline.online:
-            pending.append(sql)
+            pending.append(step.sql)
             continue
         if pending:
             execute_script(target.connection, "".join(pending))
@@ -374,6 +410,76 @@ def run_rendered(
         _unwarned(partial(target.apply if upgrade else target.revert, revision))
     if pending:
         execute_script(target.connection, "".join(pending))
+
+
+@dataclass
+class RenderedHistory:
+    """The history as ``--sql`` prints it, rendered before the walk with no database reachable:
+    every revision's upgrade from base, and the downgrades of those above the floor."""
+
+    revisions: list[Script]
+    marked: set[str]  # revisions marked online_only: not rendered, only their version update
+    upgrades: dict[str, RenderedStep | Exception]  # revision id -> its upgrade's SQL
+    downgrades: dict[str, RenderedStep | Exception]  # the same, of those above the floor
+
+    @classmethod
+    def render(cls, runner: MigrationRunner) -> "RenderedHistory":
+        revisions = runner.revisions()
+        marked = Offline.marked(revisions).online
+        above = above_floor(revisions)[::-1]
+        upgrades = runner.render_sql(revisions, True, (), skip=marked) if revisions else []
+        downgrades = runner.render_sql(above, False, runner.heads(), skip=marked) if above else []
+        return cls(revisions, marked, _by_id(revisions, upgrades), _by_id(above, downgrades))
+
+    def replayable(self, runner: MigrationRunner, revision: Script) -> str | None:
+        """What ``--sql`` prints for the revision's upgrade, if that is exactly the SQL its
+        upgrade sent when it last ran online; else None."""
+        step = self.upgrades[revision.revision]
+        if isinstance(step, RenderedStep) and self._same(runner, revision, step, True):
+            return step.sql
+        return None
+
+    def proven(self, runner: MigrationRunner, downgrades: bool) -> bool:
+        """Whether every upgrade (and, with ``downgrades``, every downgrade above the floor)
+        that renders printed exactly the SQL the walk sent for it online.
+
+        The walk proved what that SQL does from the schema before each step, so the SQL
+        ``--sql`` prints is proven too, with no second database to run it on.
+        """
+        return all(
+            self._same(runner, revision, step, upgrade)
+            for revision, step, upgrade in self._steps(downgrades)
+            if isinstance(step, RenderedStep)
+        )
+
+    def failures(self, downgrades: bool) -> "Offline":
+        """The marked revisions, and those that cannot be rendered, as the offline checks
+        report them."""
+        offline = Offline.marked(self.revisions)
+        for revision, step, _ in self._steps(downgrades):
+            if isinstance(step, Exception):
+                offline.cannot_render(revision, step)
+        return offline
+
+    def _steps(self, downgrades: bool) -> Iterator[tuple[Script, RenderedStep | Exception, bool]]:
+        """Each rendered step: its revision, its SQL or error, and whether it is an upgrade."""
+        for revision in self.revisions:
+            yield revision, self.upgrades[revision.revision], True
+        if downgrades:
+            for revision in above_floor(self.revisions)[::-1]:
+                yield revision, self.downgrades[revision.revision], False
+
+    def _same(
+        self, runner: MigrationRunner, revision: Script, step: RenderedStep, upgrade: bool
+    ) -> bool:
+        """Whether the step's own SQL is what the revision sent online (a marked one's is not)."""
+        return revision.revision not in self.marked and runner.sent(revision, upgrade) == step.own
+
+
+def _by_id(
+    revisions: list[Script], steps: list[RenderedStep | Exception]
+) -> dict[str, RenderedStep | Exception]:
+    return {revision.revision: step for revision, step in zip(revisions, steps, strict=True)}
 
 
 SQLITE_REBUILD = "it rebuilds a SQLite table (batch mode), which Alembic renders only online"

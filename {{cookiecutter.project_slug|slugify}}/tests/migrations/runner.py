@@ -4,6 +4,7 @@ import io
 import itertools
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, MigrationStep
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 
 StepFunction = Callable[[Any, MigrationContext], Iterable[Any]]
 
@@ -21,6 +22,19 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 class RevisionWarning(UserWarning):
     """A warning raised while a revision ran: shown, where it would have failed the step."""
+
+
+@dataclass(frozen=True)
+class RenderedStep:
+    """What ``--sql`` prints for one revision's upgrade or downgrade."""
+
+    sql: str  # all of it: the step's transaction and the version table's update included
+    own: str  # only what the revision's upgrade() or downgrade() itself printed
+
+
+def as_printed(statement: str) -> str:
+    """A statement as ``--sql`` prints it (Alembic's offline output, terminator included)."""
+    return statement.replace("\t", "    ").strip() + ";\n\n"
 
 
 class MigrationRunner:
@@ -38,6 +52,25 @@ class MigrationRunner:
         self.connection = connection
         self.script = script or ScriptDirectory.from_config(config)
         config.attributes["connection"] = connection
+        # (revision id, upgrade?) -> its SQL as --sql would print it, or None if it cannot be
+        # told that way; kept only once record_statements() is called.
+        self._sent: dict[tuple[str, bool], str | None] | None = None
+        self._sending: tuple[str, bool] | None = None
+
+    def record_statements(self) -> None:
+        """From now on, keep what each revision's own upgrade or downgrade sends to the database.
+
+        ``sent`` then tells whether ``--sql`` prints exactly those statements for it.
+        """
+        self._sent = {}
+        event.listen(self.connection, "before_cursor_execute", self._record)
+
+    def sent(self, revision: Script, upgrade: bool) -> str | None:
+        """The SQL the revision's upgrade (or downgrade) sent when it last ran, as ``--sql``
+        would print it; None if it was not recorded, or sent anything ``--sql`` prints
+        otherwise (parameters, which ``--sql`` writes as literals; a ``%``, which drivers
+        with parameters read as an escape)."""
+        return (self._sent or {}).get((revision.revision, upgrade))
 
     def revisions(self) -> list[Script]:
         """Every revision, each one after all the revisions it depends on."""
@@ -95,7 +128,7 @@ class MigrationRunner:
         upgrade: bool,
         heads: tuple[str, ...],
         skip: Collection[str] = (),
-    ) -> list[str | Exception]:
+    ) -> list[RenderedStep | Exception]:
         """What ``alembic upgrade/downgrade --sql`` prints for each of these revisions' steps,
         rendered with the connection hidden from env.py (see ``render_sql`` below)."""
         saved = self.config.attributes.pop("connection")
@@ -106,8 +139,39 @@ class MigrationRunner:
 
     def _steps(self, revisions: Iterable[Script], upgrade: bool) -> Iterator[MigrationStep]:
         """Made as Alembic takes them, each when the one before it is done."""
-        step = MigrationStep.upgrade_from_script if upgrade else MigrationStep.downgrade_from_script
-        return (step(self.script.revision_map, revision) for revision in revisions)
+        make = MigrationStep.upgrade_from_script if upgrade else MigrationStep.downgrade_from_script
+        for revision in revisions:
+            step = make(self.script.revision_map, revision)
+            if self._sent is not None:
+                step.migration_fn = self._recording(step.migration_fn, (revision.revision, upgrade))
+            yield step
+
+    def _recording(
+        self, migration: Callable[..., None], key: tuple[str, bool]
+    ) -> Callable[..., None]:
+        """``migration`` (a revision's upgrade or downgrade), what it sends recorded."""
+
+        def run(**options: Any) -> None:
+            assert self._sent is not None
+            self._sent[key] = ""
+            self._sending = key
+            try:
+                migration(**options)
+            finally:
+                self._sending = None
+
+        return run
+
+    def _record(self, *event_arguments: Any) -> None:
+        """The connection's ``before_cursor_execute``: add the statement to what is sent."""
+        _, _, statement, parameters, _, _ = event_arguments
+        if self._sending is None or self._sent is None:
+            return
+        sent = self._sent[self._sending]
+        if parameters or "%" in statement or sent is None:
+            self._sent[self._sending] = None
+        else:
+            self._sent[self._sending] = sent + as_printed(statement)
 
     def _run(self, verb: str, subjects: Iterable[str], step: StepFunction, **options: Any) -> None:
         """Run env.py for ``step``; warnings are held until it is done, then passed on.
@@ -151,7 +215,7 @@ def render_sql(
     upgrade: bool,
     heads: tuple[str, ...],
     skip: Collection[str] = (),
-) -> list[str | Exception]:
+) -> list[RenderedStep | Exception]:
     """What ``alembic upgrade/downgrade --sql`` prints for each of these revisions' steps, in
     order, starting from a database at ``heads``; or the error a revision's step raised.
 
@@ -161,6 +225,7 @@ def render_sql(
     of the version table.
     """
     buffer, starts = io.StringIO(), []  # where each revision's SQL begins in the buffer
+    own: dict[int, tuple[int, int]] = {}  # revision's position -> where its own SQL lies
     failed: dict[int, Exception] = {}  # revision's position -> what its step raised
     make = MigrationStep.upgrade_from_script if upgrade else MigrationStep.downgrade_from_script
 
@@ -169,10 +234,8 @@ def render_sql(
             # Alembic takes a step once the SQL of the one before, COMMIT included, is out.
             starts.append(buffer.tell())
             step = make(script.revision_map, revision)
-            if revision.revision in skip:
-                step.migration_fn = _nothing
-            else:
-                step.migration_fn = _recording_failure(step.migration_fn, at, failed)
+            migration = _nothing if revision.revision in skip else step.migration_fn
+            step.migration_fn = _rendering(migration, at, buffer, own, failed)
             yield step
 
     saved, config.output_buffer = config.output_buffer, buffer
@@ -194,20 +257,30 @@ def render_sql(
     finally:
         config.output_buffer = saved
     text = buffer.getvalue()
-    pieces = [text[start:end] for start, end in itertools.pairwise([0, *starts[1:], len(text)])]
-    return [failed.get(at, piece) for at, piece in enumerate(pieces)]
+    bounds = itertools.pairwise([0, *starts[1:], len(text)])
+    return [
+        failed[at] if at in failed else RenderedStep(text[start:end], text[slice(*own[at])])
+        for at, (start, end) in enumerate(bounds)
+    ]
 
 
-def _recording_failure(
-    migration: Callable[..., None], at: int, failed: dict[int, Exception]
+def _rendering(
+    migration: Callable[..., None],
+    at: int,
+    buffer: io.StringIO,
+    own: dict[int, tuple[int, int]],
+    failed: dict[int, Exception],
 ) -> Callable[..., None]:
-    """``migration`` (a revision's upgrade or downgrade), its error recorded, not raised."""
+    """``migration`` (a revision's upgrade or downgrade), where its output lies recorded, and
+    its error, not raised."""
 
     def run(**options: Any) -> None:
+        start = buffer.tell()
         try:
             migration(**options)
         except Exception as error:
             failed[at] = error
+        own[at] = (start, buffer.tell())
 
     return run
 

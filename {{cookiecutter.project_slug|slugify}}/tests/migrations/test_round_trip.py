@@ -14,6 +14,10 @@ names every faulty revision, one per line.
 Mark a revision that reads the database (``op.get_bind().execute(...)``) with a module-level
 line ``online_only = "why it needs a database"``: the offline checks apply it online and
 render the rest. One that cannot be rendered and is not marked is named, with the error.
+
+The offline checks need no second database when each revision's SQL, as ``--sql`` prints
+it, is exactly what the walk sent for it online (and checked): the walk then runs that SQL
+for the second upgrades. Otherwise the printed SQL is run on a fresh database and compared.
 """
 
 import warnings
@@ -29,6 +33,7 @@ from tests.migrations.round_trip import (
     IrreversibleRevisionWarning,
     Offline,
     OnlineOnlyRevisionWarning,
+    RenderedHistory,
     RoundTrip,
     above_floor,
     downgrade_floor,
@@ -44,37 +49,48 @@ from tests.migrations.schema import Schema, SchemaReader, differences_between
 class Walked:
     runner: MigrationRunner
     reader: SchemaReader
+    history: RenderedHistory
     round_trip: RoundTrip
 
 
 @pytest.fixture(scope="module")
 def walked(new_database: NewDatabase, scripts: ScriptDirectory) -> Iterator[Walked]:
     """A database the walk has run on, left at head (or where the walk stopped)."""
-    engine = create_engine(new_database(), poolclass=pool.NullPool)
+    url = new_database()
+    engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         runner = MigrationRunner(alembic_config_for(connection), connection, scripts)
         reader = SchemaReader(connection)
-        yield Walked(runner, reader, walk(runner, reader))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DATABASE_URL", unreachable(url).render_as_string(False))
+            history = RenderedHistory.render(runner)
+        yield Walked(runner, reader, history, walk(runner, reader, history))
     engine.dispose()
 
 
 @dataclass
 class Rendered:
-    """What the SQL printed by ``--sql`` leaves on a fresh database."""
+    """What the SQL printed by ``--sql`` does, against what the walk saw online."""
 
     offline: Offline
     upgrade_differences: list[str]  # from the schema the walk left at head
-    after_downgrade: Schema | None  # None: not rendered, as some downgrades fail online
+    downgrade_differences: list[str] | None  # None: not checked, as some fail online
 
 
 @pytest.fixture(scope="module")
 def rendered(walked: Walked, new_database: NewDatabase) -> Iterator[Rendered]:
-    """The history rendered as SQL with no database reachable, then run on a fresh database.
+    """The history rendered as SQL with no database reachable, checked against the walk.
 
-    Revisions that cannot be rendered (marked ``online_only``, or named by the checks) are
-    applied online there instead, so the rest of the history is still checked offline.
+    Where each revision's SQL is what the walk sent online, the walk has proven it. Else it
+    is run on a fresh database: revisions that cannot be rendered (marked ``online_only``, or
+    named by the checks) are applied online there instead, so the rest of the history is
+    still checked offline.
     """
     require_head(walked)
+    downgrades = not walked.round_trip.problems
+    if walked.history.proven(walked.runner, downgrades):
+        yield Rendered(walked.history.failures(downgrades), [], [] if downgrades else None)
+        return
     # SQLite: a database in memory, as nothing else needs it; what cannot render (the table
     # rebuilds of batch mode, often every other downgrade) then runs online with no disk writes.
     if walked.runner.connection.dialect.name == "sqlite":
@@ -94,11 +110,11 @@ def rendered(walked: Walked, new_database: NewDatabase) -> Iterator[Rendered]:
         reader = SchemaReader(connection, like=walked.reader)
         run_rendered(walked.runner, target, revisions, True, offline)
         upgrade_differences = differences_between(reader, walked.reader)
-        after_downgrade = None
-        if not walked.round_trip.problems:
+        downgrade_differences = None
+        if downgrades:
             run_rendered(walked.runner, target, above_floor(revisions)[::-1], False, offline)
-            after_downgrade = reader.read()
-        yield Rendered(offline, upgrade_differences, after_downgrade)
+            downgrade_differences = reader.read().differences(floor_schema(walked))
+        yield Rendered(offline, upgrade_differences, downgrade_differences)
     engine.dispose()
 
 
@@ -140,14 +156,18 @@ def test_sql_rendered_with_no_database_reachable_builds_the_same_schema_as_onlin
 
 
 def test_downgrade_sql_rendered_with_no_database_reachable_takes_the_schema_back_down(
-    walked: Walked, rendered: Rendered
+    rendered: Rendered,
 ) -> None:
-    if rendered.after_downgrade is None:
+    if rendered.downgrade_differences is None:
         pytest.skip("not rendered: the walk found revisions that do not round-trip online")
-    floor = downgrade_floor(walked.runner)
-    expected = Schema({}) if floor == "base" else walked.round_trip.after[floor]
 
-    assert rendered.after_downgrade.differences(expected) == []
+    assert rendered.downgrade_differences == []
+
+
+def floor_schema(walked: Walked) -> Schema:
+    """The schema as far down as the history goes: nothing, or the newest irreversible one's."""
+    floor = downgrade_floor(walked.runner)
+    return Schema({}) if floor == "base" else walked.round_trip.after[floor]
 
 
 def require_head(walked: Walked) -> None:
