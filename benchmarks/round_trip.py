@@ -6,7 +6,8 @@ baked without the examples and with models that match the history, it prints the
 seconds of:
 
   (a) ours   the baked project's own `pytest tests/migrations`: the walk (with downgrade to
-             base), one head, models match, SQL rendered offline and run
+             base), one head, models match, SQL rendered offline and checked (the walk runs
+             it for its second upgrades where it is what each revision sent online)
   (b) floor  the same steps in one process with no checks: every revision upgraded, all
              downgraded, all upgraded again, one revision at a time
   (c) pytest-alembic 0.13.1: up_down_consistency + downgrade_leaves_no_trace, the engine

@@ -329,6 +329,19 @@ def _batches(statements: list[str]) -> Iterator[str]:
         yield ";\n".join(batch)
 
 
+def _whole_transactions(sql: str) -> bool:
+    """Whether the SQL commits every transaction it begins, and only those: so it runs on its
+    own. A revision's SQL does with ``transaction_per_migration``; without it, one transaction
+    spans the whole script, begun in the first revision's SQL and committed in the last's."""
+    inside = False
+    for statement in _statements(sql):
+        word = _first_word(statement)
+        if word == "COMMIT" and not inside:
+            return False
+        inside = word == "BEGIN" or (inside and word != "COMMIT")
+    return not inside
+
+
 def _first_word(statement: str) -> str:
     """The statement's first word in capitals, past its comments; empty if it has none."""
     code = " ".join(line for line in statement.splitlines() if not line.startswith("--"))
@@ -436,7 +449,7 @@ class RenderedHistory:
         upgrade sent when it last ran online; else None."""
         step = self.upgrades[revision.revision]
         if isinstance(step, RenderedStep) and self._same(runner, revision, step, True):
-            return step.sql
+            return step.sql if _whole_transactions(step.sql) else None
         return None
 
     def proven(self, runner: MigrationRunner, downgrades: bool) -> bool:
