@@ -2,12 +2,13 @@
 
 import re
 import uuid
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Inspector, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 # What a table is made of, each kind mapping a name to a normalised description.
 TableSchema = Mapping[str, Mapping[str, str]]
@@ -69,8 +70,7 @@ class Glimpse:
 
     def changed_tables(self, expected: "Glimpse") -> set[str]:
         """The tables whose fingerprints differ from ``expected``'s, or that only one has."""
-        mine, theirs = self.fingerprints, expected.fingerprints
-        return {name for name in mine.keys() | theirs.keys() if mine.get(name) != theirs.get(name)}
+        return {name for name, _ in self.fingerprints.items() ^ expected.fingerprints.items()}
 
     def differences(self, expected: "Glimpse") -> list[str]:
         """What differs from ``expected``, as far as fingerprints tell: which tables, not how."""
@@ -104,7 +104,8 @@ class SchemaReader:
     """Reads snapshots of one database, reflecting again only the tables that changed.
 
     One catalogue query per read gives each table a fingerprint: on SQLite the CREATE
-    statements of the table and its indexes, on PostgreSQL its definition as text. A table
+    statements of the table and its indexes (read anew only where they changed: see
+    ``_SQLiteCatalogue``), on PostgreSQL its definition as text. A table
     whose fingerprint was seen before reuses the snapshot reflected then, so a walk up, down and
     up again reflects each table version once; on PostgreSQL, where fingerprints are exact, a
     walk compares glimpses and reflects only to word a difference. There, ``track_changes()``
@@ -123,6 +124,9 @@ class SchemaReader:
         # schema as the last glimpse saw it (None: read it all at the next one).
         self._tracking = ""
         self._tracked: _Tracked | None = None
+        # The last snapshot of all tables, and the fingerprints it was taken at: the next one
+        # is built from it, table by table only where the fingerprints differ.
+        self._last: tuple[Mapping[str, str], Mapping[str, TableSchema]] = ({}, {})
 
     @property
     def exact(self) -> bool:
@@ -190,10 +194,29 @@ class SchemaReader:
         if glimpse.schema is not None:
             return glimpse.schema
         fingerprints = glimpse.fingerprints
-        asked = fingerprints if tables is None else tables
-        names = [name for name in asked if name in fingerprints]
-        # Most tables were seen before: looked up here, not reflected again (a walk over 1000
-        # revisions takes snapshots of up to 500 tables some 1000 times).
+        if tables is None:
+            # A snapshot of every table: the last one, with only the tables whose fingerprints
+            # differ from its own looked up again (a walk over 1000 revisions takes snapshots of
+            # up to 500 tables some 1000 times, each a table or two away from the one before).
+            last_fingerprints, last = self._last
+            changed = {name for name, _ in fingerprints.items() ^ last_fingerprints.items()}
+            if "" in fingerprints.values():  # 'always reflect'
+                changed.update(name for name, print_ in fingerprints.items() if not print_)
+            snapshots = dict(last)
+            for name in changed - fingerprints.keys():
+                del snapshots[name]
+            snapshots.update(self._snapshots(fingerprints, changed & fingerprints.keys()))
+            self._last = (fingerprints, snapshots)
+        else:
+            asked = [name for name in tables if name in fingerprints]
+            snapshots = self._snapshots(fingerprints, asked)
+        return Schema(snapshots, glimpse.types, glimpse.sequences)
+
+    def _snapshots(
+        self, fingerprints: Mapping[str, str], names: Collection[str]
+    ) -> dict[str, TableSchema]:
+        """The snapshots of these tables, each reflected only if not seen before."""
+        # Most tables were seen before: looked up here, not reflected again.
         new = [name for name in names if not self._known(name, fingerprints[name])]
         fresh = {}
         if new:
@@ -201,8 +224,7 @@ class SchemaReader:
                 inspector = inspect(self.connection)
                 fresh = {name: self._table(inspector, name, fingerprints[name]) for name in new}
         seen = self._seen
-        snapshots = {name: fresh.get(name) or seen[name, fingerprints[name]] for name in names}
-        return Schema(snapshots, glimpse.types, glimpse.sequences)
+        return {name: fresh.get(name) or seen[name, fingerprints[name]] for name in names}
 
     def _known(self, name: str, fingerprint: str) -> bool:
         """Whether this table version was reflected before (an empty fingerprint: never)."""
@@ -228,6 +250,8 @@ class SchemaReader:
 
     def _fingerprints(self) -> dict[str, str]:
         """Each table's fingerprint; an empty one means 'always reflect'."""
+        if self.connection.dialect.name == "sqlite":
+            return _SQLiteCatalogue.fingerprints(self.connection)
         query = FINGERPRINTS.get(self.connection.dialect.name)
         if query is None:
             names = inspect(self.connection).get_table_names()
@@ -500,6 +524,134 @@ def _table(row: _TableRow, was: _Table | None) -> _Table:
     spelled = ", ".join(definition for _, definition in indexes.values()) if indexes else None
     definition = "\n".join(part for part in [*row.parts, spelled] if part is not None)
     return _Table(row.name, definition, indexes, row.columns, row.identities, row.inherits)
+
+
+class _SQLiteCatalogue:
+    """sqlite_master as the last glimpse on one connection saw it, kept in Python and in a
+    temporary table of that connection, so that SQLite itself compares the two and hands over
+    only the rows that changed since: a glimpse then costs one pass over sqlite_master in
+    SQLite (a third of reading it all out), and Python work only for what changed, where the
+    walk glimpses after every step and most of the schema stays as it was.
+
+    Row ids alone cannot tell what changed: ALTER TABLE rewrites rows where they are, and
+    SQLite gives a dropped table's id to the next one made. So each row is compared whole with
+    the one of its id, and ids no longer there are found too. When PRAGMA schema_version, which
+    SQLite raises with every change to a schema, has not moved, nothing is read at all. Where
+    the temporary table cannot be written (PRAGMA query_only), every glimpse reads every row.
+    """
+
+    # Its key in connection.info, which lives as long as the DBAPI connection and its temporary
+    # table do.
+    KEY = "tests.migrations.schema catalogue"
+
+    def __init__(self, driver: Any) -> None:
+        self.driver = driver  # the DBAPI connection whose temporary table this mirrors
+        self.version: int | None = None  # PRAGMA schema_version when the rows were read
+        self.mirrored = True  # whether the temporary table holds the rows below
+        self.rows: dict[int, tuple[str, str, str]] = {}  # rowid -> type, table, statement
+        self.tables: dict[str, dict[int, str]] = {}  # table -> rowid -> statement, as fingerprinted
+        # Handed out to glimpses, so never changed: a new dict for each new state.
+        self.current: dict[str, str] = {}
+
+    @classmethod
+    def fingerprints(cls, connection: Connection) -> dict[str, str]:
+        """Each table's fingerprint: its statements, sorted and joined. A transaction the
+        connection is in is committed first, as a read on SQLite always has; the connection is
+        left outside one."""
+        if connection.in_transaction():
+            connection.commit()
+        driver = connection.connection.driver_connection
+        catalogue: _SQLiteCatalogue | None = connection.info.get(cls.KEY)
+        if catalogue is not None and catalogue.driver is driver:
+            try:
+                return catalogue._read(connection)
+            except DBAPIError:
+                pass  # its temporary table dropped, say: read again into a new one
+        catalogue = connection.info[cls.KEY] = cls(driver)
+        return catalogue._read(connection)
+
+    def _read(self, connection: Connection) -> dict[str, str]:
+        try:
+            self._update(connection)
+        except BaseException:
+            # The temporary table may be half written: the next read starts afresh.
+            connection.info.pop(self.KEY, None)
+            if connection.in_transaction():
+                connection.rollback()
+            raise
+        if connection.in_transaction():
+            connection.commit()
+        return self.current
+
+    def _update(self, connection: Connection) -> None:
+        # Read before the rows: a change made in between is then read again next time.
+        version = connection.exec_driver_sql("PRAGMA schema_version").scalar_one()
+        if version == self.version:
+            return
+        if self.version is None:
+            self.mirrored = self._mirror(connection)
+        if self.mirrored:
+            changes = connection.exec_driver_sql(SQLITE_CHANGES).all()
+        else:  # every row, as new
+            self.rows, self.tables, self.current = {}, {}, {}
+            changes = connection.exec_driver_sql(SQLITE_ROWS).all()
+        if changes:
+            self._apply(changes)
+            if self.mirrored:
+                self._write(connection, changes)
+        self.version = version
+
+    def _mirror(self, connection: Connection) -> bool:
+        """Make the temporary table afresh, empty; False where it cannot be written."""
+        try:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{SQLITE_MIRROR}")
+            connection.exec_driver_sql(
+                f"CREATE TEMP TABLE {SQLITE_MIRROR} (id INTEGER PRIMARY KEY, type TEXT,"
+                " tbl TEXT, statement TEXT)"
+            )
+        except DBAPIError:
+            if connection.in_transaction():
+                connection.rollback()
+            return False
+        return True
+
+    def _apply(self, changes: Sequence[Any]) -> None:
+        """Take in the rows new or changed, and those gone (all NULL but the id)."""
+        touched = set()
+        for rowid, kind, table, statement in changes:
+            old = self.rows.pop(rowid, None)
+            if old is not None:
+                touched.add(old[1])
+                self.tables.get(old[1], {}).pop(rowid, None)
+            if table is None:
+                continue
+            self.rows[rowid] = (kind, table, statement)
+            # What a table is made of: its CREATE TABLE and CREATE INDEX statements (an index
+            # SQLite made itself has none: its name stands for one). SQLite's own tables, whose
+            # names only it may begin with sqlite_, are not the schema's.
+            if kind in ("table", "index") and table[:7].lower() != "sqlite_":
+                touched.add(table)
+                self.tables.setdefault(table, {})[rowid] = statement
+        current = dict(self.current)
+        for table in touched:
+            statements = self.tables.get(table)
+            if statements:
+                if table != VERSION_TABLE:
+                    current[table] = ";".join(sorted(statements.values()))
+            else:
+                self.tables.pop(table, None)
+                current.pop(table, None)
+        self.current = current
+
+    def _write(self, connection: Connection, changes: Sequence[Any]) -> None:
+        gone = [(row[0],) for row in changes if row[2] is None]
+        kept = [tuple(row) for row in changes if row[2] is not None]
+        if gone:
+            connection.exec_driver_sql(f"DELETE FROM temp.{SQLITE_MIRROR} WHERE id = ?", gone)
+        if kept:
+            connection.exec_driver_sql(
+                f"INSERT OR REPLACE INTO temp.{SQLITE_MIRROR} VALUES (?, ?, ?, ?)", kept
+            )
 
 
 def differences_between(actual: SchemaReader, expected: SchemaReader) -> list[str]:
@@ -803,14 +955,22 @@ READ = """
         CAST(:sequences AS oid[]))
 """
 
+# SQLite: every row of sqlite_master, as the catalogue keeps it (its table and its statement, or
+# its name where it has none); and the rows that differ from those in the catalogue's temporary
+# table, followed by the ids of the rows there that sqlite_master no longer has.
+SQLITE_MIRROR = "tests_migrations_schema_catalogue"
+SQLITE_ROWS = "SELECT rowid, type, tbl_name, coalesce(sql, name) FROM main.sqlite_master"
+SQLITE_CHANGES = f"""
+    SELECT m.rowid, m.type, m.tbl_name, coalesce(m.sql, m.name) FROM main.sqlite_master AS m
+    LEFT JOIN temp.{SQLITE_MIRROR} AS k ON k.id = m.rowid
+    WHERE k.statement IS NOT coalesce(m.sql, m.name) OR k.tbl IS NOT m.tbl_name
+       OR k.type IS NOT m.type
+    UNION ALL
+    SELECT id, NULL, NULL, NULL FROM temp.{SQLITE_MIRROR}
+    WHERE id NOT IN (SELECT rowid FROM main.sqlite_master)
+"""
+
 FINGERPRINTS = {
-    # Unsorted within a table, which halves the query's cost: the same statements in another
-    # order are only reflected once more, and equal fingerprints still mean equal tables.
-    "sqlite": """
-        SELECT tbl_name, group_concat(coalesce(sql, name), ';') FROM sqlite_master
-        WHERE type IN ('table', 'index') AND tbl_name NOT LIKE 'sqlite_%'
-        GROUP BY tbl_name
-    """,
     # information_schema, which MySQL and MariaDB share (group_concat_max_len is raised first).
     "mysql": """
         SELECT t.table_name, CONCAT_WS(';', t.table_comment,
