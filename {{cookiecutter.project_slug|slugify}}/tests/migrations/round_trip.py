@@ -1,7 +1,7 @@
 """Walks the history up, down and up again, comparing the schema after every step."""
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -391,27 +391,24 @@ def above_floor(revisions: list[Script]) -> list[Script]:
 
 
 def run_rendered(
-    source: MigrationRunner,
     target: MigrationRunner,
     revisions: list[Script],
+    rendered: Mapping[str, RenderedStep | Exception],
     upgrade: bool,
     offline: Offline,
 ) -> None:
     """Take ``target``'s database through these revisions' upgrades (or downgrades) as
-    ``--sql`` renders them; apply online only those that cannot be rendered.
+    ``--sql`` renders them (``rendered``, by revision id); apply online only those that
+    cannot be rendered.
 
-    ``source`` renders them all in one run of env.py with no database; a revision that fails
-    to render is named, and applied online between the SQL of the others, so the rest is
-    still checked offline.
+    A revision that failed to render is named, and applied online between the SQL of the
+    others, so the rest is still checked offline.
     """
-    if not revisions:
-        return
-    heads = target.current()
     if target.connection.in_transaction():
         target.connection.commit()
-    rendered = source.render_sql(revisions, upgrade, heads, skip=offline.online)
     pending: list[str] = []  # SQL rendered and not run yet
-    for revision, step in zip(revisions, rendered, strict=True):
+    for revision in revisions:
+        step = rendered[revision.revision]
         if isinstance(step, Exception):
             offline.cannot_render(revision, step)
         elif revision.revision not in offline.online:

@@ -109,11 +109,12 @@ def rendered(walked: Walked, new_database: NewDatabase) -> Iterator[Rendered]:
             connection.commit()
         target = MigrationRunner(alembic_config_for(connection), connection, walked.runner.script)
         reader = SchemaReader(connection, like=walked.reader)
-        run_rendered(walked.runner, target, revisions, True, offline)
+        run_rendered(target, revisions, walked.history.upgrades, True, offline)
         upgrade_differences = differences_between(reader, walked.reader)
         downgrade_differences = None
         if downgrades:
-            run_rendered(walked.runner, target, above_floor(revisions)[::-1], False, offline)
+            above = above_floor(revisions)[::-1]
+            run_rendered(target, above, walked.history.downgrades, False, offline)
             downgrade_differences = reader.read().differences(floor_schema(walked))
         yield Rendered(offline, upgrade_differences, downgrade_differences)
     engine.dispose()
